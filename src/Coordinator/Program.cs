@@ -1,0 +1,15 @@
+using System.CommandLine;
+using Offload.Coordinator.Commands;
+
+namespace Offload.Coordinator;
+
+/// <summary>The `offload` executable: one System.CommandLine root with a command per file under Commands/.</summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var root = new RootCommand("Offload: compress large language models that do not fit on one accelerator.");
+        root.Subcommands.Add(InfoCommand.Create());
+        return CliRunner.Run(root, args);
+    }
+}
