@@ -18,6 +18,12 @@ internal sealed class SafetensorsHeader
     /// <summary>The reference library's limit on the header length (100 MB).</summary>
     public const long MaxHeaderLength = 100_000_000;
 
+    /// <summary>Most dimensions a tensor may have (torch's own limit is 64 too).</summary>
+    public const int MaxRank = 64;
+
+    private static readonly (byte[] Name, DType DType)[] s_dtypes =
+        [.. Enum.GetValues<DType>().Select(d => (System.Text.Encoding.ASCII.GetBytes(d.ToSafetensorsName()), d))];
+
     /// <summary>A tensor's descriptor and data offsets; <paramref name="Ordinal"/> is its position in the header (orders zero-size tensors that share an offset).</summary>
     internal readonly record struct Entry(TensorDescriptor Descriptor, long Begin, long End, int Ordinal);
 
@@ -148,7 +154,8 @@ internal sealed class SafetensorsHeader
         reader.Read();
         if (reader.TokenType != JsonTokenType.StartObject)
             throw ctx.Fail($"entry must be an object {{dtype, shape, data_offsets}}, not {Describe(ref reader)}");
-        string? dtypeName = null;
+        DType? dtype = null;
+        string? badDType = null;
         long[]? shape = null;
         long begin = 0, end = 0;
         var sawOffsets = false;
@@ -156,37 +163,42 @@ internal sealed class SafetensorsHeader
         {
             reader.Read();
             if (reader.TokenType == JsonTokenType.EndObject) break;
-            var key = reader.GetString()!;
-            switch (key)
+            // ValueTextEquals compares without allocating (and unescapes when needed).
+            if (reader.ValueTextEquals("dtype"u8))
             {
-                case "dtype":
-                    if (dtypeName is not null) throw ctx.Fail("key 'dtype' appears twice");
-                    reader.Read();
-                    if (reader.TokenType != JsonTokenType.String) throw ctx.Fail($"dtype must be a string, not {Describe(ref reader)}");
-                    dtypeName = reader.GetString()!;
-                    break;
-                case "shape":
-                    if (shape is not null) throw ctx.Fail("key 'shape' appears twice");
-                    shape = ParseShape(ref reader, ctx);
-                    break;
-                case "data_offsets":
-                    if (sawOffsets) throw ctx.Fail("key 'data_offsets' appears twice");
-                    sawOffsets = true;
-                    (begin, end) = ParseOffsets(ref reader, ctx);
-                    break;
-                default:
-                    throw ctx.Fail($"unknown key {SafetensorsText.Quote(key)} (an entry has exactly dtype, shape and data_offsets)");
+                if (dtype is not null || badDType is not null) throw ctx.Fail("key 'dtype' appears twice");
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.String) throw ctx.Fail($"dtype must be a string, not {Describe(ref reader)}");
+                dtype = MatchDType(ref reader);
+                if (dtype is null) badDType = reader.GetString()!;
+            }
+            else if (reader.ValueTextEquals("shape"u8))
+            {
+                if (shape is not null) throw ctx.Fail("key 'shape' appears twice");
+                shape = ParseShape(ref reader, ctx);
+            }
+            else if (reader.ValueTextEquals("data_offsets"u8))
+            {
+                if (sawOffsets) throw ctx.Fail("key 'data_offsets' appears twice");
+                sawOffsets = true;
+                (begin, end) = ParseOffsets(ref reader, ctx);
+            }
+            else
+            {
+                throw ctx.Fail($"unknown key {SafetensorsText.Quote(reader.GetString()!)} (an entry has exactly dtype, shape and data_offsets)");
             }
         }
-        if (dtypeName is null) throw ctx.Fail("missing key 'dtype'");
+        if (dtype is null && badDType is null) throw ctx.Fail("missing key 'dtype'");
         if (shape is null) throw ctx.Fail("missing key 'shape'");
         if (!sawOffsets) throw ctx.Fail("missing key 'data_offsets'");
-        if (!DTypeNames.TryParseSafetensorsName(dtypeName, out var dtype))
+        if (badDType is not null)
         {
-            throw ctx.Fail(IsKnownUnsupported(dtypeName)
-                ? $"dtype {SafetensorsText.Quote(dtypeName)} is a safetensors dtype that Offload does not support (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)"
-                : $"unknown dtype {SafetensorsText.Quote(dtypeName)} (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)");
+            throw ctx.Fail(IsKnownUnsupported(badDType)
+                ? $"dtype {SafetensorsText.Quote(badDType)} is a safetensors dtype that Offload does not support (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)"
+                : $"unknown dtype {SafetensorsText.Quote(badDType)} (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)");
         }
+        var dt = dtype!.Value;
+        var dtypeName = dt.ToSafetensorsName();
         if (end < begin) throw ctx.Fail($"data_offsets [{begin}, {end}] end before they begin");
         if (end > dataLength) throw ctx.Fail($"data_offsets [{begin}, {end}] run past the data section ({dataLength} bytes)");
         long count = 1;
@@ -194,7 +206,7 @@ internal sealed class SafetensorsHeader
         try
         {
             foreach (var d in shape) count = checked(count * d);
-            bytes = checked(count * dtype.SizeOf());
+            bytes = checked(count * dt.SizeOf());
         }
         catch (OverflowException)
         {
@@ -202,22 +214,24 @@ internal sealed class SafetensorsHeader
         }
         if (end - begin != bytes)
             throw ctx.Fail($"{dtypeName}[{string.Join(", ", shape)}] needs {bytes} bytes but data_offsets [{begin}, {end}] span {end - begin}");
-        return new Entry(new TensorDescriptor(name, dtype, shape), begin, end, ordinal);
+        return new Entry(new TensorDescriptor(name, dt, shape), begin, end, ordinal);
     }
 
     private static long[] ParseShape(ref Utf8JsonReader reader, Context ctx)
     {
         reader.Read();
         if (reader.TokenType != JsonTokenType.StartArray) throw ctx.Fail($"shape must be an array of non-negative integers, not {Describe(ref reader)}");
-        var dims = new List<long>(4);
+        Span<long> dims = stackalloc long[MaxRank];
+        var rank = 0;
         while (true)
         {
             reader.Read();
-            if (reader.TokenType == JsonTokenType.EndArray) return dims.ToArray();
+            if (reader.TokenType == JsonTokenType.EndArray) return dims[..rank].ToArray();
             if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out var d))
                 throw ctx.Fail($"shape entry {Describe(ref reader)} is not an integer");
             if (d < 0) throw ctx.Fail($"shape has the negative dimension {d}");
-            dims.Add(d);
+            if (rank == MaxRank) throw ctx.Fail($"shape has more than {MaxRank} dimensions");
+            dims[rank++] = d;
         }
     }
 
@@ -256,6 +270,13 @@ internal sealed class SafetensorsHeader
             case JsonTokenType.Null: return "null";
             default: return reader.TokenType.ToString();
         }
+    }
+
+    private static DType? MatchDType(ref Utf8JsonReader reader)
+    {
+        foreach (var (name, dtype) in s_dtypes)
+            if (reader.ValueTextEquals(name)) return dtype;
+        return null;
     }
 
     private static bool IsKnownUnsupported(string dtype) => dtype is "U16" or "U32" or "U64" or "C64" or "F8_E4M3" or "F8_E5M2"

@@ -93,6 +93,7 @@ public sealed class SafetensorsMalformedTests(Xunit.Abstractions.ITestOutputHelp
         File("fractional dimension", """{"w": {"dtype": "F32", "shape": [2.0], "data_offsets": [0, 8]}}""", 8, "w", "not an integer"),
         File("shape not an array", """{"w": {"dtype": "F32", "shape": 2, "data_offsets": [0, 8]}}""", 8, "w", "shape must be an array"),
         File("shape overflowing 64 bits", """{"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 4], "data_offsets": [0, 8]}}""", 8, "w", "overflows"),
+        File("more than 64 dimensions", "{\"w\": {\"dtype\": \"F32\", \"shape\": [" + string.Join(", ", Enumerable.Repeat("1", 65)) + "], \"data_offsets\": [0, 4]}}", 4, "w", "more than 64"),
         File("missing dtype", """{"w": {"shape": [2], "data_offsets": [0, 8]}}""", 8, "w", "missing key 'dtype'"),
         File("missing shape", """{"w": {"dtype": "F32", "data_offsets": [0, 8]}}""", 8, "w", "missing key 'shape'"),
         File("missing data_offsets", """{"w": {"dtype": "F32", "shape": [2]}}""", 8, "w", "missing key 'data_offsets'"),
