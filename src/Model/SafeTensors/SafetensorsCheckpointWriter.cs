@@ -353,7 +353,7 @@ public sealed partial class SafetensorsCheckpointWriter : IDisposable
         _spillPath = Path.Combine(Directory, $".model-{_done.Count + 1:D5}.{_token}.spill");
         try
         {
-            _spill = new FileStream(_spillPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 20);
+            _spill = new FileStream(_spillPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

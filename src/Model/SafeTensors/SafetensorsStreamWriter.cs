@@ -7,14 +7,15 @@ namespace Offload.Model.SafeTensors;
 /// <summary>
 /// Writes one safetensors file by streaming: the tensors' descriptors are declared up front (so the header is
 /// written first), then their bytes are supplied in the declared order, whole (<see cref="Write"/>) or in chunks
-/// (<see cref="BeginTensor"/> + <see cref="WriteBytes"/>). Nothing is buffered beyond the file stream's 1 MiB, so
+/// (<see cref="BeginTensor"/> + <see cref="WriteBytes"/>). Nothing is buffered beyond the file stream's 64 KiB, so
 /// memory stays bounded whatever the file size. The file is written under a temporary name in the same folder and
 /// renamed by <see cref="Commit"/>; disposing without committing deletes it, so a failure never leaves a partial
 /// file under the final name. Zero-size tensors need no data and may be skipped.
 /// </summary>
 public sealed class SafetensorsStreamWriter : IDisposable
 {
-    private const int StreamBufferBytes = 1 << 20;
+    private const int StreamBufferBytes = 1 << 16; // small writes are batched; big ones bypass the buffer
+    private const int CopyBufferBytes = 1 << 20;
 
     private readonly TensorDescriptor[] _tensors;
     private FileStream? _stream;
@@ -192,7 +193,7 @@ public sealed class SafetensorsStreamWriter : IDisposable
     {
         EnsureOpen();
         if (_written != 0 || _tensorWritten >= 0) throw new InvalidOperationException($"{Path}: data already started");
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(StreamBufferBytes * 4);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
         try
         {
             long left = DataLength;

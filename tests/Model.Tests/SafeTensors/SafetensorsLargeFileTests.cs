@@ -10,6 +10,23 @@ public sealed class SafetensorsLargeFileTests
     private const long BigBytes = (4L << 30) + 4096; // a U8 tensor just over 4 GiB
     private static readonly float[] TailValues = [1.5f, -2.25f, 3.0e38f, MathF.PI];
 
+    /// <summary>
+    /// Resident-memory growth allowed while opening the file and reading its tail: a reader that touched the whole
+    /// 4 GiB data section would add 4 GiB; 1 GiB leaves room for what tests running in parallel allocate.
+    /// </summary>
+    private const long RssGrowthBoundBytes = 1L << 30;
+
+    /// <summary>VmRSS from /proc/self/status in bytes (Linux), or null elsewhere.</summary>
+    private static long? ResidentBytes()
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return null;
+        foreach (var line in File.ReadLines(status))
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return long.Parse(line["VmRSS:".Length..].Replace("kB", "").Trim()) * 1024;
+        return null;
+    }
+
     [Fact]
     public unsafe void TensorBeyondFourGiB_IsReadThroughTheMapping()
     {
@@ -31,6 +48,7 @@ public sealed class SafetensorsLargeFileTests
         }
         try
         {
+            var rssBefore = ResidentBytes();
             using var f = SafetensorsFile.Open(path);
             Assert.Equal(fileLength, f.Length);
             var (offset, length) = f.ByteRange("tail");
@@ -42,6 +60,11 @@ public sealed class SafetensorsLargeFileTests
             Assert.Equal([BigBytes], big.Shape.ToArray());
             Assert.Equal(0x7F, big.Pointer[BigBytes - 1]);
             Assert.Equal(0, big.Pointer[(3L << 30) + 12345]); // inside the hole
+            if (rssBefore is { } before)
+            {
+                var growth = ResidentBytes()!.Value - before;
+                Assert.True(growth < RssGrowthBoundBytes, $"resident memory grew by {growth} bytes: the reader touched the data");
+            }
         }
         finally
         {
