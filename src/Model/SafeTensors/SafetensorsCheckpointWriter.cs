@@ -63,7 +63,11 @@ public sealed partial class SafetensorsCheckpointWriter : IDisposable
         if (declared is not null)
         {
             foreach (var d in declared)
+            {
                 if (d.Name == "__metadata__" || !_names.Add(d.Name)) throw new ArgumentException($"tensor name '{d.Name}' is reserved or used twice", nameof(declared));
+                foreach (var s in d.Shape)
+                    if (s < 0) throw new ArgumentException($"tensor '{d.Name}' has a negative dimension", nameof(declared));
+            }
             _plan = PlanShards(declared, maxShardBytes);
         }
         try

@@ -98,9 +98,12 @@ public sealed class SafetensorsStreamWriter : IDisposable
     public void Write(string name, Tensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        var d = BeginTensor(name);
-        if (tensor.DType != d.DType || !tensor.Shape.SequenceEqual(d.Shape))
-            throw new ArgumentException($"tensor '{name}' is {tensor.DType.ToSafetensorsName()}[{string.Join(", ", tensor.Shape.ToArray())}] but was declared {d}", nameof(tensor));
+        EnsureOpen();
+        // Check against the declaration before beginning, so a mismatch leaves the writer where it was.
+        var due = _tensorWritten < 0 ? PeekNext(name) : null;
+        if (due is not null && due.Name == name && (tensor.DType != due.DType || !tensor.Shape.SequenceEqual(due.Shape)))
+            throw new ArgumentException($"tensor '{name}' is {tensor.DType.ToSafetensorsName()}[{string.Join(", ", tensor.Shape.ToArray())}] but was declared {due}", nameof(tensor));
+        BeginTensor(name);
         WriteTensorData(tensor);
     }
 

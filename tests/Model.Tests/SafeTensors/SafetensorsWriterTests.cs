@@ -142,7 +142,15 @@ public sealed class SafetensorsWriterTests(Xunit.Abstractions.ITestOutputHelper 
             w.BeginTensor(new TensorDescriptor("b", DType.F32, [5]));
             Assert.Throws<ArgumentException>(() => w.WriteBytes(new byte[21])); // 20 bytes left
         }
+        using (var w = SafetensorsStreamWriter.Create(dir.File("one.safetensors"), declared))
+        {
+            Assert.Throws<ArgumentException>(() => w.Write("a", b));          // shape differs; the writer stays usable
+            Assert.Throws<InvalidOperationException>(() => w.Write("b", b));  // out of order
+            w.Write("a", a);
+            Assert.Throws<InvalidOperationException>(() => w.Commit());        // "b" missing
+        }
         Assert.Throws<ArgumentException>(() => SafetensorsCheckpointWriter.Create(dir.Path, [new("a", DType.F32, [4]), new("a", DType.F32, [4])]));
+        Assert.Throws<ArgumentException>(() => SafetensorsCheckpointWriter.Create(dir.Path, [new("n", DType.F32, [-4])]));
         Assert.Throws<ArgumentException>(() => SafetensorsCheckpointWriter.Create(dir.Path, [new("__metadata__", DType.F32, [4])]));
         using (var w = SafetensorsCheckpointWriter.CreateIncremental(dir.Path))
         {
