@@ -163,6 +163,20 @@ public sealed class SupervisionTests
         Assert.Contains(lines, l => l.Contains(parent.Path) && l.Contains("decided Stop"));
     }
 
+    [Fact]
+    public void Kill_fails_the_actor_and_the_default_strategy_stops_it()
+    {
+        using var kit = new ActorTestKit();
+        var probe = kit.CreateTestProbe();
+        var actor = kit.System.ActorOf(Props.Create<Counter>(), "killed");
+        probe.Watch(actor);
+        actor.Tell(Kill.Instance);
+        probe.ExpectTerminated(actor);
+        var line = Assert.Single(kit.Logs.Entries, e => e.EventId.Id == 1001);
+        Assert.Contains("ActorKilledException", line.Message);
+        Assert.Contains("decided Stop", line.Message);
+    }
+
     private sealed class FailsInConstructor : ReceiveActor
     {
         public FailsInConstructor() => throw new FormatException("bad config");
