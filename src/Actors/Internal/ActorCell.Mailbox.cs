@@ -1,0 +1,211 @@
+namespace Offload.Actors.Internal;
+
+internal sealed partial class ActorCell
+{
+    private static readonly ValueTask<bool> Handled = new(true);
+
+    private int _scheduled;
+    private volatile bool _terminated;
+    private volatile bool _terminating;
+    private bool _suspended;
+    private bool _skipActivity;
+
+    // ===== sending =====
+
+    internal void SendUser(Envelope envelope)
+    {
+        _system.AddPending(1);
+        if (!_writer.TryWrite(envelope))
+        {
+            _system.RemovePending(1);
+            DeadLetterFromMailbox(envelope);
+            return;
+        }
+        Schedule();
+    }
+
+    internal void SendSystem(SystemMessage message)
+    {
+        bool queued;
+        lock (_sysLock)
+        {
+            queued = !_terminated;
+            if (queued)
+            {
+                _system.AddPending(1);
+                _sysWriter.TryWrite(message);
+            }
+        }
+        if (queued) Schedule();
+        else HandleAfterDeath(message);
+    }
+
+    private void Schedule()
+    {
+        if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    // ===== the run: system messages first, then up to Throughput user messages =====
+
+    void IThreadPoolWorkItem.Execute() => Run();
+
+    private void Run()
+    {
+        var budget = _system.Throughput;
+        var done = 0;
+        var yielded = false;
+        while (true)
+        {
+            done += DrainSystem();
+            if (_terminated)
+            {
+                // A dead cell keeps _scheduled = 1 so it is never run again.
+                _system.RemovePending(done);
+                return;
+            }
+            if (_suspended || _terminating) break;
+            if (budget-- == 0)
+            {
+                yielded = true;
+                break;
+            }
+            if (!TryDequeue(out var envelope)) break;
+            var pending = Invoke(envelope);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                // An async handler is still running: the next message waits for it.
+                _system.RemovePending(done);
+                _ = ContinueAfter(pending);
+                return;
+            }
+            done++;
+        }
+        _system.RemovePending(done);
+        Interlocked.Exchange(ref _scheduled, 0);
+        if (yielded || HasWork()) Schedule();
+    }
+
+    private async Task ContinueAfter(ValueTask pending)
+    {
+        await pending.ConfigureAwait(false); // never faults: Invoke routes every exception to supervision
+        _system.RemovePending(1);
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false); // still scheduled: continue on the pool
+    }
+
+    private int DrainSystem()
+    {
+        var n = 0;
+        while (!_terminated && _sysReader.TryRead(out var message))
+        {
+            n++;
+            HandleSystem(message);
+        }
+        return n;
+    }
+
+    private bool TryDequeue(out Envelope envelope)
+    {
+        if (_unstashed is { Count: > 0 })
+        {
+            envelope = _unstashed.Dequeue();
+            return true;
+        }
+        return _reader.TryRead(out envelope);
+    }
+
+    private bool HasWork()
+    {
+        if (_sysReader.TryPeek(out _)) return true;
+        if (_suspended || _terminating || _terminated) return false;
+        return _unstashed is { Count: > 0 } || _reader.TryPeek(out _);
+    }
+
+    // ===== invoking the behaviour =====
+
+    private ValueTask Invoke(Envelope envelope)
+    {
+        _current = envelope;
+        ValueTask<bool> pending;
+        try
+        {
+            pending = Dispatch(envelope.Message);
+            if (pending.IsCompletedSuccessfully)
+            {
+                if (!pending.Result) _actor!.InvokeUnhandled(_current.Message);
+                AfterMessage();
+                return default;
+            }
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+            AfterMessage();
+            return default;
+        }
+        return AwaitInvocation(pending);
+    }
+
+    private async ValueTask AwaitInvocation(ValueTask<bool> pending)
+    {
+        try
+        {
+            if (!await pending.ConfigureAwait(false)) _actor!.InvokeUnhandled(_current.Message);
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+        }
+        AfterMessage();
+    }
+
+    private ValueTask<bool> Dispatch(object message)
+    {
+        switch (message)
+        {
+            case TimerMessage timer:
+                if (_timers is null || !_timers.Accept(timer)) return Handled; // cancelled or replaced: drop
+                message = timer.Message;
+                _current = _current with { Message = message };
+                break;
+            case WatchedTerminated watched:
+                if (_pendingTerminated is null || !_pendingTerminated.Remove(watched.Terminated.ActorRef)) return Handled; // unwatched meanwhile
+                message = watched.Terminated;
+                _current = _current with { Message = message };
+                break;
+            case ReceiveTimeoutSignal:
+                _skipActivity = true;
+                if (!ReceiveTimeoutDue()) return Handled;
+                message = ReceiveTimeout.Instance;
+                _current = _current with { Message = message };
+                break;
+            case PoisonPill:
+                SendSystem(Terminate.Instance);
+                return Handled;
+            case Kill:
+                throw new ActorKilledException($"{Path} received Kill");
+        }
+        return _behaviors.Count == 0 ? _actor!.ReceiveEntry(message) : _behaviors[^1](message);
+    }
+
+    private void AfterMessage()
+    {
+        if (_receiveTimeout is not null && !_skipActivity) _lastActivity = _system.TimeProvider.GetTimestamp();
+        _skipActivity = false;
+        _current = default;
+    }
+
+    // ===== dead letters from a mailbox =====
+
+    private void DeadLetterFromMailbox(Envelope envelope)
+    {
+        switch (envelope.Message)
+        {
+            case TimerMessage or ReceiveTimeoutSignal or WatchedTerminated:
+                return; // internal signals of a stopped actor mean nothing to anyone
+            default:
+                _system.PublishDeadLetter(envelope.Message, envelope.Sender, _self, $"recipient {Path} is stopped");
+                return;
+        }
+    }
+}
