@@ -108,6 +108,7 @@ public static class Ops
     public static Tensor RmsNorm(Tensor x, Tensor weight, float eps)
     {
         CheckF32(x, nameof(RmsNorm));
+        if (weight.ElementCount != x.Dim(-1)) throw new ArgumentException($"RMSNorm weight has {weight.ElementCount} values for rows of {x.Dim(-1)}");
         var w = weight.ToFloatArray();
         var y = Tensor.Empty(DType.F32, x.Shape.ToArray());
         Normalization.RmsNorm(x.ReadOnlySpan<float>(), w, eps, y.Span<float>(), checked((int)x.Dim(-1)));

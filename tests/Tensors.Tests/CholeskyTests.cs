@@ -220,6 +220,29 @@ public sealed class CholeskyTests
         }
     }
 
+    [Theory]
+    [InlineData(Triangle.Lower, 1)]
+    [InlineData(Triangle.Lower, 67)]
+    [InlineData(Triangle.Lower, 130)]
+    [InlineData(Triangle.Upper, 67)]
+    [InlineData(Triangle.Upper, 130)]
+    public void MirrorTriangle_and_ZeroOtherTriangle_touch_exactly_the_other_triangle(Triangle from, int n)
+    {
+        var lda = n + 3;
+        var a = Rand.Uniform(n, (long)n * lda);
+        var mirrored = (double[])a.Clone();
+        Linalg.MirrorTriangle(from, n, mirrored.AsSpan(), lda);
+        var zeroed = (double[])a.Clone();
+        Linalg.ZeroOtherTriangle(from, n, zeroed.AsSpan(), lda);
+        for (var i = 0; i < n; i++)
+        for (var j = 0; j < lda; j++)
+        {
+            var kept = j >= n || (from == Triangle.Lower ? j <= i : j >= i);
+            Assert.Equal(kept ? a[i * lda + j] : a[j * lda + i], mirrored[i * lda + j]);
+            Assert.Equal(kept ? a[i * lda + j] : 0.0, zeroed[i * lda + j]);
+        }
+    }
+
     // ---- helpers ---------------------------------------------------------------------------------------------
 
     private static double Unit(bool f64) => f64 ? GemmTests.UnitRoundoffF64 : GemmTests.UnitRoundoffF32;

@@ -17,7 +17,7 @@ internal sealed unsafe class ManagedBlasBackend : BlasBackend
     public override string Name => "managed";
 
     public override string Description =>
-        $"managed fallback: {ManagedGemm.MR}×{2 * Vector256<float>.Count} f32 micro-kernel, Vector256 {(System.Runtime.Intrinsics.X86.Fma.IsSupported ? "FMA" : "multiply-add")}";
+        $"{ManagedGemm.MR}×{2 * Vector256<float>.Count} f32 micro-kernel, Vector256 {(System.Runtime.Intrinsics.X86.Fma.IsSupported ? "FMA" : "multiply-add")}; install OpenBLAS ({Blas.InstallHint}) for full speed";
 
     public override int Threads { get; }
     public override bool IsNative => false;
