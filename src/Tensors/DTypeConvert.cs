@@ -12,12 +12,20 @@ public static class DTypeConvert
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float BF16ToF32(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
 
-    /// <summary>f32 → bf16 bits, round to nearest, ties to even. NaN → quiet NaN with the same sign and top payload bits.</summary>
+    /// <summary>
+    /// f32 → bf16 bits, round to nearest, ties to even; overflow gives ±Inf. NaN stays NaN with its sign and top 7
+    /// payload bits (so every bf16 NaN survives bf16→f32→bf16 bit for bit); only a payload that lies wholly in the
+    /// dropped 16 bits gets the quiet bit set, since truncating it would make an infinity.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort F32ToBF16(float value)
     {
         uint u = BitConverter.SingleToUInt32Bits(value);
-        if ((u & 0x7FFF_FFFFu) > 0x7F80_0000u) return (ushort)((u >> 16) | 0x0040u); // NaN: keep it a (quiet) NaN
+        if ((u & 0x7FFF_FFFFu) > 0x7F80_0000u)
+        {
+            var high = u >> 16;
+            return (ushort)((high & 0x7Fu) == 0 ? high | 0x40u : high);
+        }
         // Adding 0x7FFF plus the lowest kept bit rounds half to even; carries into the exponent give ±Inf correctly.
         uint rounding = 0x7FFFu + ((u >> 16) & 1u);
         return (ushort)((u + rounding) >> 16);

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Offload.Protocol;
 
 namespace Offload.Tensors;
@@ -22,6 +25,12 @@ public static unsafe class TensorConvert
                 return;
             case DType.F64:
                 ToF64(src, new Span<double>(dst.Pointer, checked((int)n)));
+                return;
+            case DType.BF16 when src.DType == DType.F32:
+                F32ToBF16(new ReadOnlySpan<float>(src.Pointer, checked((int)n)), new Span<ushort>(dst.Pointer, checked((int)n)));
+                return;
+            case DType.F16 when src.DType == DType.F32:
+                F32ToF16(new ReadOnlySpan<float>(src.Pointer, checked((int)n)), new Span<Half>(dst.Pointer, checked((int)n)));
                 return;
             case DType.BF16:
             {
@@ -105,16 +114,55 @@ public static unsafe class TensorConvert
         }
     }
 
-    /// <summary>bf16 bits → f32, exact.</summary>
+    /// <summary>bf16 bits → f32, exact (Vector256: widen to 32 bits and shift into the high half).</summary>
     public static void BF16ToF32(ReadOnlySpan<ushort> src, Span<float> dst)
     {
-        for (var i = 0; i < src.Length; i++) dst[i] = DTypeConvert.BF16ToF32(src[i]);
+        if (dst.Length < src.Length) throw new ArgumentException("destination is shorter than the source", nameof(dst));
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated && src.Length >= Vector256<ushort>.Count)
+        {
+            ref var s = ref MemoryMarshal.GetReference(src);
+            ref var d = ref Unsafe.As<float, uint>(ref MemoryMarshal.GetReference(dst));
+            var step = Vector256<ushort>.Count;
+            for (; i <= src.Length - step; i += step)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref s, (nuint)i));
+                Vector256.ShiftLeft(lo, 16).StoreUnsafe(ref d, (nuint)i);
+                Vector256.ShiftLeft(hi, 16).StoreUnsafe(ref d, (nuint)(i + step / 2));
+            }
+        }
+        for (; i < src.Length; i++) dst[i] = DTypeConvert.BF16ToF32(src[i]);
     }
 
-    /// <summary>f32 → bf16 bits, round to nearest even.</summary>
+    /// <summary>f32 → bf16 bits, round to nearest even, NaN kept (Vector256 version of <see cref="DTypeConvert.F32ToBF16"/>).</summary>
     public static void F32ToBF16(ReadOnlySpan<float> src, Span<ushort> dst)
     {
-        for (var i = 0; i < src.Length; i++) dst[i] = DTypeConvert.F32ToBF16(src[i]);
+        if (dst.Length < src.Length) throw new ArgumentException("destination is shorter than the source", nameof(dst));
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated && src.Length >= Vector256<ushort>.Count)
+        {
+            ref var s = ref Unsafe.As<float, uint>(ref MemoryMarshal.GetReference(src));
+            ref var d = ref MemoryMarshal.GetReference(dst);
+            var step = Vector256<ushort>.Count;
+            for (; i <= src.Length - step; i += step)
+            {
+                var lo = RoundToBF16(Vector256.LoadUnsafe(ref s, (nuint)i));
+                var hi = RoundToBF16(Vector256.LoadUnsafe(ref s, (nuint)(i + step / 2)));
+                Vector256.Narrow(lo, hi).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        for (; i < src.Length; i++) dst[i] = DTypeConvert.F32ToBF16(src[i]);
+    }
+
+    /// <summary>The bf16 bits (in the low half of each lane) of eight f32 bit patterns; same rules as the scalar version.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> RoundToBF16(Vector256<uint> u)
+    {
+        var high = Vector256.ShiftRightLogical(u, 16);
+        var rounded = Vector256.ShiftRightLogical(u + Vector256.Create(0x7FFFu) + (high & Vector256.Create(1u)), 16);
+        var isNaN = Vector256.GreaterThan(u & Vector256.Create(0x7FFF_FFFFu), Vector256.Create(0x7F80_0000u));
+        var quiet = Vector256.Equals(high & Vector256.Create(0x7Fu), Vector256<uint>.Zero) & Vector256.Create(0x40u);
+        return Vector256.ConditionalSelect(isNaN, high | quiet, rounded);
     }
 
     /// <summary>f32 → f16, round to nearest even.</summary>
