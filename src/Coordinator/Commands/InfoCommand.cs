@@ -31,8 +31,9 @@ public static class InfoCommand
             Console.WriteLine($"runtime   .NET {Environment.Version} on {System.Runtime.InteropServices.RuntimeInformation.OSDescription} ({System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture})");
             Console.WriteLine($"devices   cpu:0 ({Environment.ProcessorCount} cores); no GPU");
             var blas = Blas.Current;
-            var kind = blas.IsNative ? blas.Name : "managed fallback";
-            Console.WriteLine($"blas      {kind}: {blas.Description}; {blas.Threads} threads");
+            Console.WriteLine(blas.IsNative
+                ? $"blas      {blas.Description}; {blas.Threads} threads"
+                : $"blas      managed fallback ({blas.Description}); {blas.Threads} threads");
             if (measure > 0)
             {
                 var gflops = blas.MeasureSgemmGflops(MeasureSize, measure);

@@ -4,13 +4,16 @@ namespace Offload.Tensors.Kernels;
 /// Chooses the <see cref="BlasBackend"/> behind <see cref="Gemm"/> and <see cref="Linalg"/>. By default OpenBLAS is
 /// loaded at first use; when it cannot be, the managed fallback runs and one warning (stderr, once per process) says
 /// how to install OpenBLAS. <c>OFFLOAD_BLAS=managed</c> forces the fallback, <c>OFFLOAD_BLAS=openblas</c> makes a
-/// missing OpenBLAS an error; <see cref="UseManaged"/> and <see cref="Use"/> switch the process default and
+/// missing OpenBLAS an error; <c>OFFLOAD_OPENBLAS_LIBRARY</c> names the library file; <see cref="UseManaged"/> and <see cref="Use"/> switch the process default and
 /// <see cref="Scope"/> switches it for the calling flow only (tests).
 /// </summary>
 public static class Blas
 {
     /// <summary>The environment variable that picks the backend: "openblas", "managed" or "auto" (the default).</summary>
     public const string EnvironmentVariable = "OFFLOAD_BLAS";
+
+    /// <summary>The environment variable that names the OpenBLAS library to load instead of the usual names (a path or a soname).</summary>
+    public const string LibraryVariable = "OFFLOAD_OPENBLAS_LIBRARY";
 
     /// <summary>How to get OpenBLAS on Debian/Ubuntu.</summary>
     public const string InstallHint = "apt-get install libopenblas0-pthread";
@@ -118,7 +121,8 @@ public static class Blas
         lock (s_gate)
         {
             if (s_probed) return;
-            s_openBlas = OpenBlasBackend.TryLoad(OpenBlasBackend.DefaultNames, out s_openBlasError);
+            var library = Environment.GetEnvironmentVariable(LibraryVariable);
+            s_openBlas = OpenBlasBackend.TryLoad(string.IsNullOrWhiteSpace(library) ? OpenBlasBackend.DefaultNames : [library.Trim()], out s_openBlasError);
             Volatile.Write(ref s_probed, true);
         }
     }

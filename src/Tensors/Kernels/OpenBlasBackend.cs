@@ -62,6 +62,7 @@ internal sealed unsafe class OpenBlasBackend : BlasBackend
             var core = Marshal.PtrToStringAnsi(((delegate* unmanaged<nint>)getCore)());
             if (!string.IsNullOrWhiteSpace(core) && !config.Contains(core.Trim(), StringComparison.OrdinalIgnoreCase)) config += $" core={core.Trim()}";
         }
+        if (!config.StartsWith("OpenBLAS", StringComparison.OrdinalIgnoreCase)) config = "OpenBLAS " + config;
         Description = $"{config}; {libraryName}";
     }
 
