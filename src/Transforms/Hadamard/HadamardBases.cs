@@ -40,13 +40,21 @@ public static class HadamardBases
     private static BasePlan Plan(int k)
     {
         if (!Contains(k)) throw new ArgumentOutOfRangeException(nameof(k), k, "not a base order");
-        if ((k & (k - 1)) == 0) return new(HadamardConstruction.Sylvester, k, 0, "Sylvester");
-        if (GaloisField.IsOddPrimePower(k - 1, out var p1, out var m1) && (k - 1) % 4 == 3)
-            return new(HadamardConstruction.PaleyI, k - 1, 0, $"Paley I over {FieldName(k - 1, p1, m1)}");
-        if (k % 2 == 0 && GaloisField.IsOddPrimePower(k / 2 - 1, out var p2, out var m2) && (k / 2 - 1) % 4 == 1)
-            return new(HadamardConstruction.PaleyII, k / 2 - 1, 0, $"Paley II over {FieldName(k / 2 - 1, p2, m2)}");
+        // 32 is the one power of two that Sloane's library — and so compressed-tensors — builds by Paley I (q = 31);
+        // following it keeps random-hadamard at n = 32 bit-identical with our own bases.
+        if ((k & (k - 1)) == 0 && k != 32) return new(HadamardConstruction.Sylvester, k, 0, "Sylvester");
+        // Paley over a prime field first (those match Sloane's library, hence compressed-tensors' bases), then over
+        // prime-power fields.
+        var paleyI = GaloisField.IsOddPrimePower(k - 1, out var p1, out var m1) && (k - 1) % 4 == 3;
+        var paleyII = GaloisField.IsOddPrimePower(k / 2 - 1, out var p2, out var m2) && k % 2 == 0 && (k / 2 - 1) % 4 == 1;
+        // Sloane's library (compressed-tensors' bases) takes the symmetric form of Paley I from order 212 on.
+        if (paleyI && m1 == 1 && k >= 212) return new(HadamardConstruction.PaleyI, k - 1, 1, $"Paley I (symmetric form) over {FieldName(k - 1, p1, m1)}");
+        if (paleyI && m1 == 1) return new(HadamardConstruction.PaleyI, k - 1, 0, $"Paley I over {FieldName(k - 1, p1, m1)}");
+        if (paleyII && m2 == 1) return new(HadamardConstruction.PaleyII, k / 2 - 1, 0, $"Paley II over {FieldName(k / 2 - 1, p2, m2)}");
         if (PublishedSequences.Williamson.ContainsKey(k / 4))
             return new(HadamardConstruction.Williamson, k / 4, 0, $"Williamson array, published quadruple of order {k / 4}");
+        if (paleyI) return new(HadamardConstruction.PaleyI, k - 1, 0, $"Paley I over {FieldName(k - 1, p1, m1)}");
+        if (paleyII) return new(HadamardConstruction.PaleyII, k / 2 - 1, 0, $"Paley II over {FieldName(k / 2 - 1, p2, m2)}");
         if ((k / 4 + 1) % 3 == 0 && PublishedSequences.TurynType.ContainsKey((k / 4 + 1) / 3))
         {
             var n = (k / 4 + 1) / 3;
@@ -70,7 +78,7 @@ public static class HadamardBases
             case HadamardConstruction.Sylvester:
                 return HadamardConstructions.Sylvester(k);
             case HadamardConstruction.PaleyI:
-                return HadamardConstructions.PaleyI(plan.A);
+                return plan.B == 1 ? HadamardConstructions.PaleyISymmetric(plan.A) : HadamardConstructions.PaleyI(plan.A);
             case HadamardConstruction.PaleyII:
                 return HadamardConstructions.PaleyII(plan.A);
             case HadamardConstruction.Williamson:

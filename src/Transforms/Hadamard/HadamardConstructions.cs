@@ -28,7 +28,9 @@ public static class HadamardConstructions
     /// <summary>
     /// Paley I, order q + 1 for a prime power q ≡ 3 (mod 4). With χ the quadratic character of GF(q), the Jacobsthal
     /// matrix Q[a][b] = χ(a − b) is antisymmetric (χ(−1) = −1) with Q·Qᵀ = q·I − J and Q·1 = 0, so
-    /// C = [[0, 1ᵀ], [−1, Q]] satisfies Cᵀ = −C and C·Cᵀ = q·I; then H = I + C gives H·Hᵀ = I + C + Cᵀ + C·Cᵀ = (q+1)·I.
+    /// C = [[0, −1ᵀ], [1, Q]] satisfies Cᵀ = −C and C·Cᵀ = q·I; then H = I + C gives H·Hᵀ = I + C + Cᵀ + C·Cᵀ = (q+1)·I.
+    /// Field elements are in their natural order (0, 1, …, q − 1 as integers). This sign convention is the one of
+    /// N. J. A. Sloane's library, so for prime q the result equals its had.(q+1).pal matrices.
     /// </summary>
     public static SignMatrix PaleyI(int q)
     {
@@ -37,10 +39,10 @@ public static class HadamardConstructions
         var k = q + 1;
         var data = new sbyte[k * k];
         data[0] = 1;
-        for (var j = 1; j < k; j++) data[j] = 1;          // first row: 1 (diagonal) then 1ᵀ
+        for (var j = 1; j < k; j++) data[j] = -1;         // first row: 1 (diagonal) then −1ᵀ
         for (var i = 1; i < k; i++)
         {
-            data[i * k] = -1;                               // first column: −1
+            data[i * k] = 1;                                // first column: 1
             for (var j = 1; j < k; j++)
                 data[i * k + j] = (sbyte)(i == j ? 1 : field.Chi(field.Subtract(i - 1, j - 1)));
         }
@@ -48,9 +50,36 @@ public static class HadamardConstructions
     }
 
     /// <summary>
+    /// Paley I in symmetric form, order q + 1 for a prime power q ≡ 3 (mod 4): H = [[1, 1ᵀ], [1, P]] with
+    /// P[a][b] = χ(a + b) for a + b ≠ 0 and −1 for a + b = 0. With Π the permutation b ↦ −b, P = (Q − I)·Π, so
+    /// P·Pᵀ = (Q − I)(Qᵀ − I) = Q·Qᵀ − Q − Qᵀ + I = (q+1)·I − J and P·1 = (Q − I)·1 = −1; hence rows of H are
+    /// orthogonal, and H is symmetric. Sloane's library uses this form from order 212 on.
+    /// </summary>
+    public static SignMatrix PaleyISymmetric(int q)
+    {
+        if (!GaloisField.IsOddPrimePower(q, out _, out _) || q % 4 != 3) throw new ArgumentException($"Paley I needs a prime power q ≡ 3 (mod 4); {q} is not one", nameof(q));
+        var field = GaloisField.Create(q);
+        var k = q + 1;
+        var data = new sbyte[k * k];
+        Array.Fill(data, (sbyte)1, 0, k);
+        for (var a = 0; a < q; a++)
+        {
+            data[(a + 1) * k] = 1;
+            for (var b = 0; b < q; b++)
+            {
+                var sum = field.Subtract(a, field.Subtract(0, b)); // a − (−b) = a + b
+                data[(a + 1) * k + b + 1] = (sbyte)(sum == 0 ? -1 : field.Chi(sum));
+            }
+        }
+        return new SignMatrix(k, data);
+    }
+
+    /// <summary>
     /// Paley II, order 2(q + 1) for a prime power q ≡ 1 (mod 4). Here χ(−1) = +1, so C = [[0, 1ᵀ], [1, Q]] is a
-    /// symmetric conference matrix (C·Cᵀ = q·I, zero diagonal). Replacing each 0 by [[1, −1], [−1, −1]] and each ±1
-    /// by ±[[1, 1], [1, −1]] gives H = C ⊗ A + I ⊗ B with A·Aᵀ = B·Bᵀ = 2I, A·Bᵀ + B·Aᵀ = 0, hence H·Hᵀ = 2(q+1)·I.
+    /// symmetric conference matrix (C·Cᵀ = q·I, zero diagonal), and H = [[C + I, C − I], [C − I, −C − I]]:
+    /// the diagonal blocks of H·Hᵀ are (C ± I)² + (C ∓ I)² = 2C² + 2I = 2(q+1)·I and the off-diagonal ones
+    /// (C + I)(C − I) − (C − I)(C + I) = 0. (Equivalently each entry of C becomes a 2×2 block, 0 → [[1, −1], [−1, −1]],
+    /// ±1 → ±[[1, 1], [1, −1]], with the block index as the outer one — Sloane's had.(2q+2).pal2 layout.)
     /// </summary>
     public static SignMatrix PaleyII(int q)
     {
@@ -67,14 +96,12 @@ public static class HadamardConstructions
                 if (i == j) entry = 0;
                 else if (i == 0 || j == 0) entry = 1;
                 else entry = field.Chi(field.Subtract(i - 1, j - 1));
-                // 2×2 block at (2i, 2j)
-                sbyte a, b, cc, d;
-                if (entry == 0) (a, b, cc, d) = (1, -1, -1, -1);
-                else (a, b, cc, d) = ((sbyte)entry, (sbyte)entry, (sbyte)entry, (sbyte)(-entry));
-                data[(2 * i) * k + 2 * j] = a;
-                data[(2 * i) * k + 2 * j + 1] = b;
-                data[(2 * i + 1) * k + 2 * j] = cc;
-                data[(2 * i + 1) * k + 2 * j + 1] = d;
+                var identity = i == j ? 1 : 0;
+                // block (a, b) of H is o[a][b]·C + z[a][b]·I with o = [[1, 1], [1, −1]], z = [[1, −1], [−1, −1]]
+                data[i * k + j] = (sbyte)(entry + identity);              // C + I
+                data[i * k + c + j] = (sbyte)(entry - identity);          // C − I
+                data[(c + i) * k + j] = (sbyte)(entry - identity);        // C − I
+                data[(c + i) * k + c + j] = (sbyte)(-entry - identity);   // −C − I
             }
         }
         return new SignMatrix(k, data);
