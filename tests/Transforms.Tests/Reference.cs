@@ -120,6 +120,42 @@ internal static class Reference
         return r;
     }
 
+    /// <summary>A⁻¹ by Gauss–Jordan with partial pivoting (f64).</summary>
+    public static double[] Invert(double[] a, int n)
+    {
+        var w = (double[])a.Clone();
+        var inv = new double[n * n];
+        for (var i = 0; i < n; i++) inv[i * n + i] = 1;
+        for (var c = 0; c < n; c++)
+        {
+            var p = c;
+            for (var r = c + 1; r < n; r++)
+                if (Math.Abs(w[r * n + c]) > Math.Abs(w[p * n + c])) p = r;
+            for (var j = 0; j < n; j++)
+            {
+                (w[c * n + j], w[p * n + j]) = (w[p * n + j], w[c * n + j]);
+                (inv[c * n + j], inv[p * n + j]) = (inv[p * n + j], inv[c * n + j]);
+            }
+            var d = w[c * n + c];
+            for (var j = 0; j < n; j++)
+            {
+                w[c * n + j] /= d;
+                inv[c * n + j] /= d;
+            }
+            for (var r = 0; r < n; r++)
+            {
+                if (r == c) continue;
+                var f = w[r * n + c];
+                for (var j = 0; j < n; j++)
+                {
+                    w[r * n + j] -= f * w[c * n + j];
+                    inv[r * n + j] -= f * inv[c * n + j];
+                }
+            }
+        }
+        return inv;
+    }
+
     /// <summary>Seeded values in [−1, 1).</summary>
     public static double[] RandomDoubles(int count, int seed)
     {
@@ -139,6 +175,19 @@ internal static class Reference
             maxRef = Math.Max(maxRef, Math.Abs(expected[i]));
         }
         return maxRef == 0 ? maxErr : maxErr / maxRef;
+    }
+
+    /// <summary>‖a − b‖₂ / ‖b‖₂, the norm-wise relative error.</summary>
+    public static double RelativeNormError(ReadOnlySpan<double> actual, ReadOnlySpan<double> expected)
+    {
+        double num = 0, den = 0;
+        for (var i = 0; i < expected.Length; i++)
+        {
+            var e = actual[i] - expected[i];
+            num += e * e;
+            den += expected[i] * expected[i];
+        }
+        return den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
     }
 
     /// <summary>compressed-tensors' reference bases from shared/data (tests only): order → [k, k] int8.</summary>

@@ -45,6 +45,9 @@ public sealed unsafe class HadamardOperator : TransformOperator
     /// <summary>k, the order of the dense stage (1 when the whole matrix is Sylvester).</summary>
     public int BaseOrder { get; }
 
+    /// <summary>C, the k×k factor of M = diag(r)·(C ⊗ S_m); null when k = 1.</summary>
+    public SignMatrix? Core => _core;
+
     /// <summary>m = n / k, the FWHT length.</summary>
     public int SylvesterOrder { get; }
 
