@@ -32,9 +32,11 @@ public sealed record TransformCheckpoint(IReadOnlyList<(string Name, Tensor Tens
             }
             if (t.Permutation.Length > 0)
             {
-                var perm = new long[t.Permutation.Length];
-                for (var i = 0; i < perm.Length; i++) perm[i] = t.Permutation[i];
-                tensors.Add(($"{t.Module.Name}.{t.RegisteredName}.perm", Tensor.FromSpan<long>(perm, perm.Length)));
+                // a managed (GC-owned) tensor: the caller need not dispose it
+                var perm = Tensor.ZerosManaged(DType.I64, t.Permutation.Length);
+                var span = perm.Span<long>();
+                for (var i = 0; i < span.Length; i++) span[i] = t.Permutation[i];
+                tensors.Add(($"{t.Module.Name}.{t.RegisteredName}.perm", perm));
             }
         }
         return new TransformCheckpoint(tensors, tied);

@@ -22,10 +22,12 @@ public sealed record TransformFactoryOptions
     public TransformApplyPolicy Policy { get; init; } = TransformApplyPolicy.Auto;
 
     /// <summary>
-    /// Under <see cref="TransformApplyPolicy.Auto"/>, Hadamard sizes up to this use dense GEMM with the cached matrix.
-    /// From bench/Offload.Bench HadamardApplyBenchmarks: the fast path wins from the smallest sizes measured, so 0.
+    /// Under <see cref="TransformApplyPolicy.Auto"/>, sizes that are not powers of two and are at most this use dense
+    /// GEMM with the cached matrix. Measured with bench/Offload.Bench HadamardCrossoverBenchmarks (16384 rows, f32,
+    /// OpenBLAS, 2 busy cores): dense is ~3× faster at 12 and 24, even at 48, and 1.6× / 2.9× slower at 96 / 192; the
+    /// FWHT wins at every power of two from 8 up.
     /// </summary>
-    public int DenseMaxSize { get; init; }
+    public int DenseMaxSize { get; init; } = 48;
 
     /// <summary>The defaults.</summary>
     public static TransformFactoryOptions Default { get; } = new();

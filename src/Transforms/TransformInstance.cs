@@ -258,7 +258,7 @@ public sealed class TransformInstance : IDisposable
         {
             if (_permutation is not null) return null;
             var dense = _options.Policy == TransformApplyPolicy.Dense ||
-                        (_options.Policy == TransformApplyPolicy.Auto && BlockSize <= _options.DenseMaxSize);
+                        (_options.Policy == TransformApplyPolicy.Auto && BlockSize <= _options.DenseMaxSize && !System.Numerics.BitOperations.IsPow2(BlockSize));
             return dense ? Entry.Matrix : null;
         }
         return Args.Inverse ? Entry.InverseMatrix : Entry.Matrix;

@@ -48,11 +48,15 @@ public class ApplicationTests
                 {
                     foreach (var precision in location.IsOnline() ? new[] { DType.F64, DType.F32 } : [DType.F64])
                     {
-                        var args = new TransformArgs([module.Name], location, inverse);
-                        var scheme = new TransformScheme(type, [args], headDim: headDim, precision: precision);
-                        var factory = new TransformFactory("R", scheme, caches);
-                        using var t = factory.Create(module, args, DeviceId.Host);
-                        Check(t, module, precision, $"{type} {location} inverse={inverse} {module.Kind} head_dim={headDim} {precision}");
+                        // both the fast path (FWHT + k×k mix) and dense GEMM with the cached matrix
+                        foreach (var policy in new[] { TransformApplyPolicy.Fast, TransformApplyPolicy.Dense })
+                        {
+                            var args = new TransformArgs([module.Name], location, inverse);
+                            var scheme = new TransformScheme(type, [args], headDim: headDim, precision: precision);
+                            var factory = new TransformFactory("R", scheme, caches, new TransformFactoryOptions { Policy = policy });
+                            using var t = factory.Create(module, args, DeviceId.Host);
+                            Check(t, module, precision, $"{type} {location} inverse={inverse} {module.Kind} head_dim={headDim} {precision} {policy}");
+                        }
                     }
                 }
             }

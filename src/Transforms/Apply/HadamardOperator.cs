@@ -167,13 +167,11 @@ public sealed unsafe class HadamardOperator : TransformOperator
             var b = ArrayPool<T>.Shared.Rent(k * len);
             try
             {
-                for (var g = 0; g < rows; g++)
-                    for (var i = 0; i < k; i++)
-                        x.Slice(g * n + i * m, m).CopyTo(a.AsSpan(i * len + g * m, m));
+                // [rows, k, m] → [k, rows·m] so the mix runs over long rows; element loops for short runs, where
+                // a span copy per run of m would cost more than the move itself.
+                Regroup(x, a, rows, k, m, toBlocks: true);
                 SignMix.Mix<T>(MixMatrix<T>(transpose), k, a, len, b, len, len);
-                for (var g = 0; g < rows; g++)
-                    for (var i = 0; i < k; i++)
-                        b.AsSpan(i * len + g * m, m).CopyTo(x.Slice(g * n + i * m, m));
+                Regroup(x, b, rows, k, m, toBlocks: false);
             }
             finally
             {
@@ -183,6 +181,34 @@ public sealed unsafe class HadamardOperator : TransformOperator
         }
         if (transpose && _signs is not null) MultiplySigns(x, rows);
         if (_perm is not null) PermuteRows(x, rows, scatter: false);
+    }
+
+    /// <summary>toBlocks: blocks[i·rows·m + g·m + p] = x[g·n + i·m + p]; otherwise the reverse.</summary>
+    private static void Regroup<T>(Span<T> x, T[] blocks, int rows, int k, int m, bool toBlocks) where T : unmanaged
+    {
+        var n = k * m;
+        var len = rows * m;
+        for (var g = 0; g < rows; g++)
+        {
+            for (var i = 0; i < k; i++)
+            {
+                var xi = g * n + i * m;
+                var bi = i * len + g * m;
+                if (m >= 16)
+                {
+                    if (toBlocks) x.Slice(xi, m).CopyTo(blocks.AsSpan(bi, m));
+                    else blocks.AsSpan(bi, m).CopyTo(x.Slice(xi, m));
+                }
+                else if (toBlocks)
+                {
+                    for (var p = 0; p < m; p++) blocks[bi + p] = x[xi + p];
+                }
+                else
+                {
+                    for (var p = 0; p < m; p++) x[xi + p] = blocks[bi + p];
+                }
+            }
+        }
     }
 
     private void MultiplySigns<T>(Span<T> x, int rows) where T : unmanaged, IFloatingPointIeee754<T>
