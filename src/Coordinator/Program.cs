@@ -10,6 +10,7 @@ public static class Program
     {
         var root = new RootCommand("Offload: compress large language models that do not fit on one accelerator.");
         root.Subcommands.Add(InfoCommand.Create());
+        root.Subcommands.Add(HadamardCommand.Create());
         return CliRunner.Run(root, args);
     }
 }
