@@ -33,6 +33,12 @@ public sealed class LayerShard : ReceiveActor
         _device = device;
         _rope = rope;
         Receive<Prefetch>(_ => StartOnload(prefetch: true));
+        Receive<Acquire>(_ =>
+        {
+            if (_pending is null) StartOnload(prefetch: false);
+            else _device.Promote(_spec.Name);
+            Sender.Tell(Acquiring.Instance, Self);
+        });
         ReceiveAsync<Forward>(m => Reply(() => OnForward(m)));
         ReceiveAsync<Head>(m => Reply(() => OnHead(m)));
         ReceiveAsync<Embed>(m => Reply(() => Task.FromResult<object>(OnEmbed(m))));
@@ -48,6 +54,20 @@ public sealed class LayerShard : ReceiveActor
     public sealed record Prefetch
     {
         public static readonly Prefetch Instance = new();
+    }
+
+    /// <summary>
+    /// Ask for the parameters now, as a demand (or promote a waiting prefetch) → <see cref="Acquiring"/> once the request
+    /// is in the device's mailbox: a prefetch sent to another shard after that reply queues behind it.
+    /// </summary>
+    public sealed record Acquire
+    {
+        public static readonly Acquire Instance = new();
+    }
+
+    public sealed record Acquiring
+    {
+        public static readonly Acquiring Instance = new();
     }
 
     /// <summary>Decoder forward of one batch: Input [rows, seq, hidden] f32 (the sender keeps ownership) → <see cref="ForwardDone"/>.</summary>
