@@ -38,10 +38,17 @@ public sealed class JobListenerTests
         using var lm = ModelLoader.Load(dir);
         using var embedded = lm.Embed(tokens.AsSpan(2 * Seq, 2 * Seq), 2, Seq);
         Tensor? seen = null;
-        using var last = lm.RunLayers(embedded, onLayerInput: (i, t) => { if (i == 3) seen = t.Clone(); });
+        Tensor? next = null;
+        using var last = lm.RunLayers(embedded, onLayerInput: (i, t) =>
+        {
+            if (i == 3) seen = t.Clone();
+            if (i == 4) next = t.Clone();
+        });
         using (seen)
+        using (next)
         {
             Assert.Equal(seen!.ToFloatArray(), recorder.Layer3Batch1!);
+            Assert.Equal(next!.ToFloatArray(), recorder.Layer3Output1!); // layer 3's output = layer 4's input
         }
     }
 
@@ -101,6 +108,7 @@ public sealed class JobListenerTests
         public List<string> Events { get; } = new();
         public JobStartInfo? Info { get; private set; }
         public float[]? Layer3Batch1 { get; private set; }
+        public float[]? Layer3Output1 { get; private set; }
 
         public void OnInitialize(JobStartInfo info)
         {
@@ -118,6 +126,8 @@ public sealed class JobListenerTests
             {
                 using var input = context.GetInput(1);
                 Layer3Batch1 = input.ToFloatArray();
+                using var output = context.GetOutput(1);
+                Layer3Output1 = output.ToFloatArray();
             }
         }
 

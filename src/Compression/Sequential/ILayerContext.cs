@@ -35,6 +35,12 @@ public interface ILayerContext
     /// <summary>The layer's input for batch <paramref name="batch"/>: [batch, seq, hidden] f32 (caller disposes the reference).</summary>
     Tensor GetInput(int batch);
 
+    /// <summary>
+    /// The layer's output for batch <paramref name="batch"/> as computed with the parameters it had when the batches
+    /// went through (before any replacement): [batch, seq, hidden] f32 (caller disposes the reference).
+    /// </summary>
+    Tensor GetOutput(int batch);
+
     /// <summary>The shared transform weights of the device this layer works on.</summary>
     ISharedTransformCache Transforms { get; }
 }

@@ -186,7 +186,7 @@ public static class LayerwiseEvalJob
                 var (outputs, compute, wait) = await DecoderPass(l, current).ConfigureAwait(false);
                 try
                 {
-                    var context = new LayerContext(l, parts[l + 1].Params, current, devices[0].Transforms);
+                    var context = new LayerContext(l, parts[l + 1].Params, current, outputs, devices[0].Transforms);
                     foreach (var listener in listeners) listener.OnSequentialEpochEnd(l, context);
                     if (context.Modified)
                     {
