@@ -88,7 +88,7 @@ public sealed class ForwardTests(ITestOutputHelper output)
         var dir = TestDirs.Synth(Tiny with { Architecture = ModelArchitecture.Qwen2, Seed = 13 });
         var config = LlamaConfig.Load(dir);
         Assert.Equal(ModelArchitecture.Qwen2, config.Architecture);
-        using (var ckpt = SafeTensors.SafetensorsCheckpoint.Open(dir))
+        using (var ckpt = Offload.Model.SafeTensors.SafetensorsCheckpoint.Open(dir))
         {
             Assert.True(ckpt.Contains("model.layers.1.self_attn.k_proj.bias"));
             Assert.False(ckpt.Contains("model.layers.1.self_attn.o_proj.bias"));
@@ -113,7 +113,7 @@ public sealed class ForwardTests(ITestOutputHelper output)
     public void Bf16_weights_compute_in_f32_and_match_the_reference()
     {
         var dir = TestDirs.Synth(Tiny with { DType = DType.BF16, Seed = 15 });
-        using (var ckpt = SafeTensors.SafetensorsCheckpoint.Open(dir))
+        using (var ckpt = Offload.Model.SafeTensors.SafetensorsCheckpoint.Open(dir))
             Assert.Equal(DType.BF16, ckpt.Descriptor("model.layers.0.mlp.up_proj.weight").DType);
         Assert.InRange(CompareToReference(dir, Tokens(32, 512, 5)), 0, RelL2Tolerance);
     }
@@ -127,7 +127,7 @@ public sealed class ForwardTests(ITestOutputHelper output)
         using var whole = model.Forward(tokens, 2, 40);
 
         // The same layers, resident (native copies), run one at a time by hand.
-        using var ckpt = SafeTensors.SafetensorsCheckpoint.Open(dir);
+        using var ckpt = Offload.Model.SafeTensors.SafetensorsCheckpoint.Open(dir);
         var rope = new RotaryEmbedding(model.Config);
         using var hidden0 = model.Embed(tokens, 2, 40);
         var hidden = hidden0.Clone();
