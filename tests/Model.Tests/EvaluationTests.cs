@@ -108,4 +108,17 @@ public sealed class EvaluationTests
         Assert.InRange(d.RelativeL2, 1e-4, 0.1);   // bf16 keeps 8 bits of mantissa: ~0.4 % per weight
         Assert.InRange(d.MeanKl, 1e-9, 0.05);
     }
+
+    [Fact]
+    public void Activation_stats_of_a_known_matrix()
+    {
+        // x: [3 tokens, 3 channels]; channel RMS = √(1/3), √(4/3), √(300/3) → median √(4/3), top √100 = 10.
+        float[] x = [1f, -2f, 10f, 0f, 0f, -10f, 0f, 0f, 10f];
+        var s = ActivationProbe.Of(x, 3);
+        Assert.Equal(10, s.MaxAbs);
+        Assert.Equal(2, s.MaxChannel);
+        Assert.Equal(Math.Sqrt(305.0 / 9), s.Rms, 12);
+        Assert.Equal(10 / Math.Sqrt(305.0 / 9), s.MaxOverRms, 12);
+        Assert.Equal(10 / Math.Sqrt(4.0 / 3), s.TopChannelRatio, 12);
+    }
 }

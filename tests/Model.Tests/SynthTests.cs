@@ -101,6 +101,17 @@ public sealed class SynthTests(ITestOutputHelper output)
                 Assert.True(double.IsFinite(s.Rms));
             }
         }
+        using (var channelOnly = ModelLoader.Load(TestDirs.Synth(withOutliers with { MassiveScale = 0 })))
+        {
+            // Without the massive BOS activation, max/RMS of one token is bounded by √(hidden / outliers) = 8 here,
+            // so only the channel ratio shows the outliers (≈ the outlier scale, 50).
+            foreach (var s in ActivationProbe.ResidualStream(channelOnly, tokens, 2, 64))
+            {
+                output.WriteLine($"channel outliers only: max/RMS {s.MaxOverRms:F1}, channel ratio {s.TopChannelRatio:F1}");
+                Assert.InRange(s.TopChannelRatio, 20, 100);
+                Assert.Contains(s.MaxChannel, channels);
+            }
+        }
         using (var plain = ModelLoader.Load(TestDirs.Synth(withOutliers with { Outliers = 0 })))
         {
             foreach (var s in ActivationProbe.ResidualStream(plain, tokens, 2, 64))
