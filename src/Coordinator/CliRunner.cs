@@ -22,6 +22,7 @@ public static class CliRunner
         }
         try
         {
+            // System.CommandLine's default handler would print a stack trace and return 1: the catches below own errors.
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Offload.Protocol.OffloadException ex)

@@ -3,12 +3,18 @@ using Offload.Model.Synthetic;
 
 namespace Offload.Model.Tests;
 
-/// <summary>Scratch folders under one temporary root, deleted when the process ends.</summary>
+/// <summary>
+/// Scratch folders under one temporary root per test process, deleted when the process exits; roots left by test
+/// processes that no longer run (the test host may be killed rather than exit) are deleted on the next run.
+/// </summary>
 public static class TestDirs
 {
+    private const string Prefix = "offload-model-tests-";
+
     private static readonly Lazy<string> s_root = new(() =>
     {
-        var root = Path.Combine(Path.GetTempPath(), "offload-model-tests-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..6]);
+        DeleteStaleRoots();
+        var root = Path.Combine(Path.GetTempPath(), Prefix + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..6]);
         Directory.CreateDirectory(root);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
@@ -16,6 +22,26 @@ public static class TestDirs
         };
         return root;
     });
+
+    private static void DeleteStaleRoots()
+    {
+        foreach (var dir in Directory.EnumerateDirectories(Path.GetTempPath(), Prefix + "*"))
+        {
+            var rest = Path.GetFileName(dir)[Prefix.Length..];
+            var dash = rest.IndexOf('-');
+            if (dash <= 0 || !int.TryParse(rest[..dash], out var pid) || pid == Environment.ProcessId) continue;
+            try
+            {
+                using var p = System.Diagnostics.Process.GetProcessById(pid);
+                continue; // still running
+            }
+            catch (ArgumentException)
+            {
+                // no such process: its scratch root is stale
+            }
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
 
     /// <summary>A path for a new folder (not created).</summary>
     public static string New(string name) => Path.Combine(s_root.Value, name + "-" + Guid.NewGuid().ToString("N")[..8]);

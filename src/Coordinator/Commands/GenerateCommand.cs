@@ -32,10 +32,17 @@ public static class GenerateCommand
             using var lm = ModelLoader.Load(dir);
             var tokenizer = ModelLoader.LoadTokenizer(dir, lm.Config);
             var ids = tokenizer.Encode(parse.GetValue(prompt)!, bos: true);
-            var stdout = Console.OpenStandardOutput();
-            var start = tokenizer.Decode(ids);
-            var startBytes = System.Text.Encoding.UTF8.GetBytes(start);
-            stdout.Write(startBytes);
+            // Pieces are bytes and a character may span two tokens: a stateful UTF-8 decoder turns them into text.
+            var utf8 = System.Text.Encoding.UTF8.GetDecoder();
+            var chars = new char[64];
+            void Emit(byte[] bytes, bool flush)
+            {
+                var n = utf8.GetCharCount(bytes, 0, bytes.Length, flush);
+                if (chars.Length < n) chars = new char[n];
+                utf8.GetChars(bytes, 0, bytes.Length, chars, 0, flush);
+                Console.Out.Write(chars, 0, n);
+            }
+            Console.Out.Write(tokenizer.Decode(ids));
             var previous = ids[^1];
             var sw = Stopwatch.StartNew();
             var generated = Generator.Generate(lm, ids, new GenerationOptions
@@ -46,12 +53,13 @@ public static class GenerateCommand
                 StopTokens = [tokenizer.BosId, tokenizer.EosId],
             }, token =>
             {
-                stdout.Write(tokenizer.DecodePiece(previous, token));
-                stdout.Flush();
+                Emit(tokenizer.DecodePiece(previous, token), flush: false);
+                Console.Out.Flush();
                 previous = token;
             });
-            stdout.Write("\n"u8);
-            stdout.Flush();
+            Emit([], flush: true);
+            Console.Out.WriteLine();
+            Console.Out.Flush();
             Console.Error.WriteLine($"{generated.Count} tokens in {sw.Elapsed.TotalSeconds:F2} s ({generated.Count / Math.Max(sw.Elapsed.TotalSeconds, 1e-9):F1} tokens/s)");
             return 0;
         });
