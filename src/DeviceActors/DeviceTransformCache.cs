@@ -23,6 +23,8 @@ public sealed class DeviceTransformCache : ISharedTransformCache
         _memory = memory;
     }
 
+    public DeviceId Device => _device;
+
     public long ResidentBytes
     {
         get

@@ -1,3 +1,4 @@
+using Offload.Protocol;
 using Offload.Tensors;
 
 namespace Offload.Compression.Sequential;
@@ -16,6 +17,9 @@ public interface ISharedTransformCache
 
     /// <summary>Gives back one reference; the last one frees the tensor.</summary>
     void Release(TransformCacheKey key);
+
+    /// <summary>The device this cache belongs to (the device every key passed to <see cref="Acquire"/> must name).</summary>
+    DeviceId Device { get; }
 
     /// <summary>Bytes held by the cache now.</summary>
     long ResidentBytes { get; }

@@ -34,6 +34,9 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
 
     public DecoderLayerWeights Weights { get; }
 
+    /// <summary>Online transforms run inside the forward (null: none).</summary>
+    public IActivationHooks? Hooks { get; set; }
+
     /// <inheritdoc />
     public Tensor Forward(Tensor x, LayerKvCache? cache = null)
     {
@@ -67,6 +70,7 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
                 {
                     ModelKernels.SiluMul(gate.Span<float>(), up.ReadOnlySpan<float>(), scratch.Span<float>());
                 }
+                Hooks?.DownProjInput(Index, gate.Span<float>(), tokens);
                 using var down = Ops.Linear(gate, Weights.DownProj, Weights.DownBias);  // [tokens, hidden]
                 TensorPrimitives.Add(residual.Span<float>(), down.ReadOnlySpan<float>(), residual.Span<float>());
             }
@@ -88,6 +92,7 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
         using var v = Ops.Linear(normed, Weights.VProj, Weights.VBias); // [tokens, kv_dim]
         _rope.Apply(q.Span<float>(), c.NumAttentionHeads, seq, start);
         _rope.Apply(k.Span<float>(), c.NumKeyValueHeads, seq, start);
+        Hooks?.QueryKeyPostRope(Index, q.Span<float>(), k.Span<float>(), batch * seq);
         var output = Tensor.Empty(DType.F32, batch * seq, c.QDim);
         try
         {
