@@ -11,8 +11,12 @@ namespace Offload.Tensors.Kernels;
 /// </summary>
 internal static unsafe class ManagedLapack
 {
-    /// <summary>Block order of the blocked algorithms (diagonal blocks are done unblocked).</summary>
+    /// <summary>Order below which the recursive algorithms switch to their unblocked loops.</summary>
     private const int NB = 64;
+
+    /// <summary>Rows of C per SYRK step: big enough that each GEMM packs its B panel for many rows (the k dimension is
+    /// the token count for a Hessian), small enough that the wasted half of each diagonal block stays a few percent.</summary>
+    private const int SyrkRows = 192;
 
     // ---- SYRK ------------------------------------------------------------------------------------------------
 
@@ -22,12 +26,12 @@ internal static unsafe class ManagedLapack
     {
         // Row block [i0, i0+ib) of C: the off-diagonal part is a plain GEMM straight into C, the diagonal block goes
         // through a small scratch tile so that only its own triangle is written.
-        var scratch = (T*)NativeMemory.AlignedAlloc((nuint)(NB * NB * sizeof(T)), 64);
+        var scratch = (T*)NativeMemory.AlignedAlloc((nuint)(SyrkRows * SyrkRows * sizeof(T)), 64);
         try
         {
-            for (var i0 = 0; i0 < n; i0 += NB)
+            for (var i0 = 0; i0 < n; i0 += SyrkRows)
             {
-                var ib = Math.Min(NB, n - i0);
+                var ib = Math.Min(SyrkRows, n - i0);
                 // Row i of op(A) = row i of A (no trans) or column i of A (trans).
                 var ai = trans ? a + i0 : a + (long)i0 * lda;
                 if (uplo == Triangle.Lower && i0 > 0)
@@ -263,12 +267,12 @@ internal static unsafe class ManagedLapack
     /// </summary>
     private static void LowerGram<T>(Triangle uplo, int n, T* x, int ldx, T* c, int ldc, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var scratch = (T*)NativeMemory.AlignedAlloc((nuint)(NB * NB * sizeof(T)), 64);
+        var scratch = (T*)NativeMemory.AlignedAlloc((nuint)(SyrkRows * SyrkRows * sizeof(T)), 64);
         try
         {
-            for (var i0 = 0; i0 < n; i0 += NB)
+            for (var i0 = 0; i0 < n; i0 += SyrkRows)
             {
-                var ib = Math.Min(NB, n - i0);
+                var ib = Math.Min(SyrkRows, n - i0);
                 var below = x + (long)i0 * ldx; // rows p ≥ i0 of X
                 if (uplo == Triangle.Lower && i0 > 0)
                     ManagedGemm.Gemm(true, false, ib, i0, n - i0, T.One, below + i0, ldx, below, ldx, T.Zero, c + (long)i0 * ldc, ldc, threads);
