@@ -316,32 +316,57 @@ public sealed class CholeskyTests
         return s;
     }
 
-    /// <summary>M·v or Mᵀ·v for a dense [n,n] M in f64, compensated (Dot2) so the check adds no rounding of its own;
-    /// with <paramref name="abs"/>, |M|·v in plain f64 (a bound only).</summary>
+    /// <summary>M·v or Mᵀ·v for a dense [n,n] M in f64, compensated (TwoSum/TwoProduct per term, as Dot2) so the
+    /// check adds no rounding of its own; with <paramref name="abs"/>, |M|·v in plain f64 (a bound only). Rows of M are
+    /// read in order either way.</summary>
     private static double[] Product(double[] mat, int n, double[] v, bool transposed, bool abs)
     {
-        var y = new double[n];
-        for (var i = 0; i < n; i++)
+        var s = new double[n];
+        var c = new double[n];
+        for (var r = 0; r < n; r++)
         {
-            double s = 0, c = 0;
-            for (var j = 0; j < n; j++)
+            var row = mat.AsSpan((int)((long)r * n), n);
+            if (!transposed)
             {
-                var mij = transposed ? mat[(long)j * n + i] : mat[(long)i * n + j];
-                if (abs)
+                // y[r] = Σ_j M[r,j]·v[j]
+                double sr = 0, cr = 0;
+                for (var j = 0; j < n; j++)
                 {
-                    s += Math.Abs(mij) * v[j];
-                    continue;
+                    if (abs)
+                    {
+                        sr += Math.Abs(row[j]) * v[j];
+                        continue;
+                    }
+                    Accumulate(ref sr, ref cr, row[j], v[j]);
                 }
-                var p = mij * v[j];
-                var pe = Math.FusedMultiplyAdd(mij, v[j], -p);
-                var t = s + p;
-                var z = t - s;
-                c += (s - (t - z)) + (p - z) + pe;
-                s = t;
+                s[r] = sr;
+                c[r] = cr;
             }
-            y[i] = s + c;
+            else
+            {
+                // y[i] += M[r,i]·v[r] for every i
+                var vr = v[r];
+                if (vr == 0) continue;
+                for (var i = 0; i < n; i++)
+                {
+                    if (abs) s[i] += Math.Abs(row[i]) * vr;
+                    else Accumulate(ref s[i], ref c[i], row[i], vr);
+                }
+            }
         }
-        return y;
+        for (var i = 0; i < n; i++) s[i] += c[i];
+        return s;
+    }
+
+    /// <summary>s + c += a·b with the rounding errors of the product and the sum carried in c.</summary>
+    private static void Accumulate(ref double s, ref double c, double a, double b)
+    {
+        var p = a * b;
+        var pe = Math.FusedMultiplyAdd(a, b, -p);
+        var t = s + p;
+        var z = t - s;
+        c += (s - (t - z)) + (p - z) + pe;
+        s = t;
     }
 
     private static double[] Abs(double[] v) => v.Select(Math.Abs).ToArray();

@@ -11,8 +11,12 @@ namespace Offload.Tensors.Kernels;
 /// </summary>
 internal static unsafe class ManagedLapack
 {
-    /// <summary>Block order of the blocked algorithms (diagonal blocks are done unblocked).</summary>
+    /// <summary>Order below which the recursive algorithms switch to their unblocked loops.</summary>
     private const int NB = 64;
+
+    /// <summary>Rows of C per SYRK step: big enough that each GEMM packs its B panel for many rows (the k dimension is
+    /// the token count for a Hessian), small enough that the wasted half of each diagonal block stays a few percent.</summary>
+    private const int SyrkRows = 192;
 
     // ---- SYRK ------------------------------------------------------------------------------------------------
 
@@ -22,12 +26,12 @@ internal static unsafe class ManagedLapack
     {
         // Row block [i0, i0+ib) of C: the off-diagonal part is a plain GEMM straight into C, the diagonal block goes
         // through a small scratch tile so that only its own triangle is written.
-        var scratch = (T*)NativeMemory.AlignedAlloc((nuint)(NB * NB * sizeof(T)), 64);
+        var scratch = (T*)NativeMemory.AlignedAlloc((nuint)(SyrkRows * SyrkRows * sizeof(T)), 64);
         try
         {
-            for (var i0 = 0; i0 < n; i0 += NB)
+            for (var i0 = 0; i0 < n; i0 += SyrkRows)
             {
-                var ib = Math.Min(NB, n - i0);
+                var ib = Math.Min(SyrkRows, n - i0);
                 // Row i of op(A) = row i of A (no trans) or column i of A (trans).
                 var ai = trans ? a + i0 : a + (long)i0 * lda;
                 if (uplo == Triangle.Lower && i0 > 0)
@@ -75,23 +79,43 @@ internal static unsafe class ManagedLapack
         }
     }
 
-    /// <summary>Right-looking blocked Cholesky of the lower triangle: factor A11, solve L21 = A21·L11⁻ᵀ, A22 −= L21·L21ᵀ.</summary>
+    /// <summary>
+    /// Recursive Cholesky of the lower triangle: factor A11 = L11·L11ᵀ, solve L21·L11ᵀ = A21, update
+    /// A22 −= L21·L21ᵀ, factor A22. The solve and the update are GEMMs, so almost all n³/3 flops run in the packed kernel.
+    /// </summary>
     private static int PotrfLower<T>(int n, T* a, int lda, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (var k0 = 0; k0 < n; k0 += NB)
+        if (n <= NB) return PotrfLowerUnblocked(n, a, lda);
+        var n1 = n / 2 / 8 * 8;
+        var n2 = n - n1;
+        var info = PotrfLower(n1, a, lda, threads);
+        if (info != 0) return info;
+        var a21 = a + (long)n1 * lda;
+        var a22 = a21 + n1;
+        SolveAgainstLowerTransposed(n2, n1, a21, lda, a, lda, threads);
+        Syrk(Triangle.Lower, false, n2, n1, -T.One, a21, lda, T.One, a22, lda, threads);
+        info = PotrfLower(n2, a22, lda, threads);
+        return info == 0 ? 0 : n1 + info;
+    }
+
+    /// <summary>
+    /// X·Lᵀ = B for B [rows, k] (overwritten by X), L lower [k, k]. Recursive on k: with L = [L11 0; L21 L22],
+    /// X1 = B1·L11⁻ᵀ, then B2 −= X1·L21ᵀ (GEMM), X2 = B2·L22⁻ᵀ.
+    /// </summary>
+    private static void SolveAgainstLowerTransposed<T>(int rows, int k, T* b, int ldb, T* l, int ldl, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (k <= NB)
         {
-            var nb = Math.Min(NB, n - k0);
-            var a11 = a + (long)k0 * lda + k0;
-            var info = PotrfLowerUnblocked(nb, a11, lda);
-            if (info != 0) return k0 + info;
-            var rest = n - k0 - nb;
-            if (rest == 0) break;
-            var a21 = a + (long)(k0 + nb) * lda + k0;
-            SolveRowsAgainstLowerTransposed(rest, nb, a21, lda, a11, lda, threads);
-            var a22 = a + (long)(k0 + nb) * lda + k0 + nb;
-            Syrk(Triangle.Lower, false, rest, nb, -T.One, a21, lda, T.One, a22, lda, threads);
+            SolveRowsAgainstLowerTransposed(rows, k, b, ldb, l, ldl, threads);
+            return;
         }
-        return 0;
+        var k1 = k / 2 / 8 * 8;
+        var k2 = k - k1;
+        SolveAgainstLowerTransposed(rows, k1, b, ldb, l, ldl, threads);
+        var l21 = l + (long)k1 * ldl;
+        ManagedGemm.Gemm(false, true, rows, k2, k1, -T.One, b, ldb, l21, ldl, T.One, b + k1, ldb, threads);
+        SolveAgainstLowerTransposed(rows, k2, b + k1, ldb, l21 + k1, ldl, threads);
     }
 
     /// <summary>Row-oriented Cholesky: L[i,j] = (A[i,j] − L[i,:j]·L[j,:j]) / L[j,j], L[i,i] = √(A[i,i] − ‖L[i,:i]‖²).</summary>
@@ -117,7 +141,7 @@ internal static unsafe class ManagedLapack
         return 0;
     }
 
-    /// <summary>X·Lᵀ = B for each of the <paramref name="rows"/> rows of B (overwritten by X), L lower [nb, nb].</summary>
+    /// <summary>X·Lᵀ = B row by row (B overwritten by X), for a small lower L [nb, nb] that stays in cache.</summary>
     private static void SolveRowsAgainstLowerTransposed<T>(int rows, int nb, T* bm, int ldb, T* l, int ldl, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -243,12 +267,12 @@ internal static unsafe class ManagedLapack
     /// </summary>
     private static void LowerGram<T>(Triangle uplo, int n, T* x, int ldx, T* c, int ldc, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var scratch = (T*)NativeMemory.AlignedAlloc((nuint)(NB * NB * sizeof(T)), 64);
+        var scratch = (T*)NativeMemory.AlignedAlloc((nuint)(SyrkRows * SyrkRows * sizeof(T)), 64);
         try
         {
-            for (var i0 = 0; i0 < n; i0 += NB)
+            for (var i0 = 0; i0 < n; i0 += SyrkRows)
             {
-                var ib = Math.Min(NB, n - i0);
+                var ib = Math.Min(SyrkRows, n - i0);
                 var below = x + (long)i0 * ldx; // rows p ≥ i0 of X
                 if (uplo == Triangle.Lower && i0 > 0)
                     ManagedGemm.Gemm(true, false, ib, i0, n - i0, T.One, below + i0, ldx, below, ldx, T.Zero, c + (long)i0 * ldc, ldc, threads);
