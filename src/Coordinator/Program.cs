@@ -15,6 +15,7 @@ public static class Program
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(SynthCommand.Create());
+        root.Subcommands.Add(PlanCommand.Create());
         return CliRunner.Run(root, args);
     }
 }

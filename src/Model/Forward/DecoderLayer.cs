@@ -37,6 +37,9 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
     /// <summary>Online transforms run inside the forward (null: none).</summary>
     public IActivationHooks? Hooks { get; set; }
 
+    /// <summary>Online additions to the linears' outputs (null: none).</summary>
+    public ILinearAdapters? Adapters { get; set; }
+
     /// <inheritdoc />
     public Tensor Forward(Tensor x, LayerKvCache? cache = null)
     {
@@ -58,20 +61,21 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
             {
                 ModelKernels.RmsNorm(x.ReadOnlySpan<float>(), _inputNorm, eps, normed.Span<float>());
                 using var attn = SelfAttention(normed, batch, seq, start, cache); // [tokens, q_dim]
-                using var o = Ops.Linear(attn, Weights.OProj, Weights.OBias);    // [tokens, hidden]
+                using var o = Linear(attn, Weights.OProj, Weights.OBias, LayerLinear.OProj, tokens); // [tokens, hidden]
                 TensorPrimitives.Add(residual.Span<float>(), o.ReadOnlySpan<float>(), residual.Span<float>());
             }
             using (var normed = Tensor.Empty(DType.F32, tokens, hidden))
             {
                 ModelKernels.RmsNorm(residual.ReadOnlySpan<float>(), _postNorm, eps, normed.Span<float>());
-                using var gate = Ops.Linear(normed, Weights.GateProj, Weights.GateBias); // [tokens, intermediate]
-                using (var up = Ops.Linear(normed, Weights.UpProj, Weights.UpBias))     // [tokens, intermediate]
+                var (gate, up) = GateUp(normed, tokens);                                // [tokens, intermediate] ×2
+                using var gateOwned = gate;
+                using (up)
                 using (var scratch = Tensor.Empty(DType.F32, tokens, _config.IntermediateSize))
                 {
                     ModelKernels.SiluMul(gate.Span<float>(), up.ReadOnlySpan<float>(), scratch.Span<float>());
                 }
                 Hooks?.DownProjInput(Index, gate.Span<float>(), tokens);
-                using var down = Ops.Linear(gate, Weights.DownProj, Weights.DownBias);  // [tokens, hidden]
+                using var down = Linear(gate, Weights.DownProj, Weights.DownBias, LayerLinear.DownProj, tokens); // [tokens, hidden]
                 TensorPrimitives.Add(residual.Span<float>(), down.ReadOnlySpan<float>(), residual.Span<float>());
             }
             return residual;
@@ -87,9 +91,10 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
     private Tensor SelfAttention(Tensor normed, int batch, int seq, int start, LayerKvCache? cache)
     {
         var c = _config;
-        using var q = Ops.Linear(normed, Weights.QProj, Weights.QBias); // [tokens, q_dim]
-        using var k = Ops.Linear(normed, Weights.KProj, Weights.KBias); // [tokens, kv_dim]
-        using var v = Ops.Linear(normed, Weights.VProj, Weights.VBias); // [tokens, kv_dim]
+        var (q0, k0, v0) = Qkv(normed, batch * seq);                   // [tokens, q_dim], [tokens, kv_dim] ×2
+        using var q = q0;
+        using var k = k0;
+        using var v = v0;
         _rope.Apply(q.Span<float>(), c.NumAttentionHeads, seq, start);
         _rope.Apply(k.Span<float>(), c.NumKeyValueHeads, seq, start);
         Hooks?.QueryKeyPostRope(Index, q.Span<float>(), k.Span<float>(), batch * seq);
@@ -118,6 +123,68 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
             output.Dispose();
             throw;
         }
+    }
+
+    // x: [tokens, in] f32 → [tokens, out] f32, plus the online adapter if any.
+    private Tensor Linear(Tensor x, Tensor w, Tensor? bias, LayerLinear which, int tokens)
+    {
+        var y = Ops.Linear(x, w, bias);
+        Adapters?.AddTo(Index, which, x.ReadOnlySpan<float>(), y.Span<float>(), tokens);
+        return y;
+    }
+
+    // normed: [tokens, hidden] → q [tokens, q_dim], k, v [tokens, kv_dim]; one GEMM over the fused rows when present.
+    private (Tensor Q, Tensor K, Tensor V) Qkv(Tensor normed, int tokens)
+    {
+        if (Weights.QkvProj is null)
+        {
+            return (Linear(normed, Weights.QProj, Weights.QBias, LayerLinear.QProj, tokens),
+                Linear(normed, Weights.KProj, Weights.KBias, LayerLinear.KProj, tokens),
+                Linear(normed, Weights.VProj, Weights.VBias, LayerLinear.VProj, tokens));
+        }
+        using var qkv = Ops.Linear(normed, Weights.QkvProj, Weights.QkvBias); // [tokens, q_dim + 2·kv_dim]
+        var parts = Split(qkv, tokens, [_config.QDim, _config.KvDim, _config.KvDim]);
+        AddAdapters(normed, parts, [LayerLinear.QProj, LayerLinear.KProj, LayerLinear.VProj], tokens);
+        return (parts[0], parts[1], parts[2]);
+    }
+
+    // normed: [tokens, hidden] → gate, up [tokens, intermediate]
+    private (Tensor Gate, Tensor Up) GateUp(Tensor normed, int tokens)
+    {
+        if (Weights.GateUpProj is null)
+        {
+            return (Linear(normed, Weights.GateProj, Weights.GateBias, LayerLinear.GateProj, tokens),
+                Linear(normed, Weights.UpProj, Weights.UpBias, LayerLinear.UpProj, tokens));
+        }
+        using var gateUp = Ops.Linear(normed, Weights.GateUpProj, Weights.GateUpBias); // [tokens, 2·intermediate]
+        var parts = Split(gateUp, tokens, [_config.IntermediateSize, _config.IntermediateSize]);
+        AddAdapters(normed, parts, [LayerLinear.GateProj, LayerLinear.UpProj], tokens);
+        return (parts[0], parts[1]);
+    }
+
+    private void AddAdapters(Tensor x, Tensor[] parts, LayerLinear[] which, int tokens)
+    {
+        if (Adapters is null) return;
+        for (var i = 0; i < parts.Length; i++) Adapters.AddTo(Index, which[i], x.ReadOnlySpan<float>(), parts[i].Span<float>(), tokens);
+    }
+
+    // fused: [tokens, Σwidths] f32 → one [tokens, width] f32 tensor per width (column blocks, in order).
+    private static Tensor[] Split(Tensor fused, int tokens, int[] widths)
+    {
+        var total = 0;
+        foreach (var w in widths) total += w;
+        var src = fused.ReadOnlySpan<float>();
+        var parts = new Tensor[widths.Length];
+        var offset = 0;
+        for (var p = 0; p < widths.Length; p++)
+        {
+            var width = widths[p];
+            parts[p] = Tensor.Empty(DType.F32, tokens, width);
+            var dst = parts[p].Span<float>();
+            for (var t = 0; t < tokens; t++) src.Slice(t * total + offset, width).CopyTo(dst.Slice(t * width, width));
+            offset += width;
+        }
+        return parts;
     }
 
     public void Dispose() => Weights.Dispose();

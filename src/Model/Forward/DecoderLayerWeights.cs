@@ -28,6 +28,14 @@ public sealed class DecoderLayerWeights : IDisposable
     public Tensor? UpBias { get; init; }                          // [intermediate]
     public Tensor? DownBias { get; init; }                        // [hidden]
 
+    /// <summary>Optional fused layout: q, k, v rows concatenated (one GEMM instead of three). [q_dim + 2·kv_dim, hidden]</summary>
+    public Tensor? QkvProj { get; init; }
+    public Tensor? QkvBias { get; init; }                         // [q_dim + 2·kv_dim]
+
+    /// <summary>Optional fused layout: gate rows then up rows (one GEMM instead of two). [2·intermediate, hidden]</summary>
+    public Tensor? GateUpProj { get; init; }
+    public Tensor? GateUpBias { get; init; }                      // [2·intermediate]
+
     /// <summary>
     /// Takes layer <paramref name="layer"/>'s parameters from <paramref name="get"/> (a name → tensor lookup returning
     /// null for a missing name, e.g. over a checkpoint's zero-copy views) and checks every name, shape and dtype
@@ -110,5 +118,9 @@ public sealed class DecoderLayerWeights : IDisposable
     public void Dispose()
     {
         foreach (var (_, t) in Named(0)) t.Dispose();
+        QkvProj?.Dispose();
+        QkvBias?.Dispose();
+        GateUpProj?.Dispose();
+        GateUpBias?.Dispose();
     }
 }
