@@ -13,7 +13,7 @@ namespace Offload.Bench;
 /// <see cref="DecoderLayerGemmBench"/> times the same GEMM calls alone, so GEMM share = GemmOnly / LayerForward(F32).
 /// Run: dotnet run -c Release --project bench/Offload.Bench -- --filter '*DecoderLayer*'
 /// </summary>
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3, invocationCount: 1)]
+[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 9, invocationCount: 1)]
 [MemoryDiagnoser]
 public class DecoderLayerBench
 {

@@ -7,10 +7,10 @@ namespace Offload.Bench;
 
 /// <summary>
 /// The GEMM calls of one <see cref="DecoderLayerBench"/> forward and nothing else (f32 weights of the same synthetic
-/// layer): q/k/v projections, per head and 64-query block q·kᵀ over the visible keys and p·v (heads in parallel, as
+/// layer): q/k/v projections, per head and 64-query block q·kᵀ over the visible keys and p·v (heads one after another, as
 /// the layer runs them), o_proj, gate/up, down. GemmOnly / DecoderLayerBench.LayerForward(F32) is the GEMM share.
 /// </summary>
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3, invocationCount: 1)]
+[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 9, invocationCount: 1)]
 public class DecoderLayerGemmBench
 {
     private const int Seq = 512;
@@ -45,9 +45,9 @@ public class DecoderLayerGemmBench
         Gemm.Sgemm(false, true, Seq, kv, h, 1f, _input, h, _weights[1], h, 0f, _k, kv);
         Gemm.Sgemm(false, true, Seq, kv, h, 1f, _input, h, _weights[2], h, 0f, _v, kv);
         int heads = _config.NumAttentionHeads, hd = _config.HeadDim, group = _config.GroupSize;
-        Parallel.For(0, heads, head =>
+        var scores = new float[QueryBlock * Seq];
+        for (var head = 0; head < heads; head++)
         {
-            var scores = new float[QueryBlock * Seq];
             var g = head / group;
             for (var i0 = 0; i0 < Seq; i0 += QueryBlock)
             {
@@ -55,7 +55,7 @@ public class DecoderLayerGemmBench
                 Gemm.Sgemm(false, true, QueryBlock, n, hd, 0.125f, _q.AsSpan(i0 * q + head * hd), q, _k.AsSpan(g * hd), kv, 0f, scores, n);
                 Gemm.Sgemm(false, false, QueryBlock, hd, n, 1f, scores, n, _v.AsSpan(g * hd), kv, 0f, _attn.AsSpan(i0 * q + head * hd), q);
             }
-        });
+        }
         Gemm.Sgemm(false, true, Seq, h, q, 1f, _attn, q, _weights[3], q, 0f, _out, h);
         Gemm.Sgemm(false, true, Seq, inter, h, 1f, _input, h, _weights[4], h, 0f, _wide, inter);
         Gemm.Sgemm(false, true, Seq, inter, h, 1f, _input, h, _weights[5], h, 0f, _wide, inter);
