@@ -22,7 +22,7 @@ public static class CliRunner
         }
         try
         {
-            return parse.Invoke();
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Offload.Protocol.OffloadException ex)
         {

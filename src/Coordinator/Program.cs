@@ -10,6 +10,10 @@ public static class Program
     {
         var root = new RootCommand("Offload: compress large language models that do not fit on one accelerator.");
         root.Subcommands.Add(InfoCommand.Create());
+        root.Subcommands.Add(ImportLlama2cCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(SynthCommand.Create());
         return CliRunner.Run(root, args);
     }
 }

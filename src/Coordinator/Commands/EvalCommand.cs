@@ -1,0 +1,68 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Offload.Model.Evaluation;
+using Offload.Model.Loading;
+using Offload.Protocol;
+
+namespace Offload.Coordinator.Commands;
+
+/// <summary>`offload eval --model DIR --text FILE --seq-len 512 --windows 64`: mean NLL and perplexity under the protocol.</summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Hugging Face model folder with a tokenizer.bin", Required = true };
+        var text = new Option<string>("--text") { Description = "UTF-8 text; split at blank lines, each part encoded with BOS", Required = true };
+        var seqLen = new Option<int>("--seq-len") { Description = "tokens per window", DefaultValueFactory = _ => EvalProtocol.DefaultSeqLen };
+        var windows = new Option<int>("--windows") { Description = "number of windows", DefaultValueFactory = _ => EvalProtocol.DefaultWindows };
+        var last = new Option<bool>("--last") { Description = "score the last windows of the stream (the calibration set) instead of the first" };
+        var batch = new Option<int>("--batch") { Description = "windows per forward", DefaultValueFactory = _ => 8 };
+        var runtime = new LayerwiseEvalCli();
+        var cmd = new Command("eval",
+            "Mean token NLL (nats/token) and perplexity over consecutive windows of the text's token stream; each window scores positions 1..seq-len-1.\n" +
+            "Example: offload eval --model ./stories260K --text tinystories_valid_head.txt --seq-len 512 --windows 64\n" +
+            "Layer-wise through the offloading runtime: add --devices cpu:0,cpu:1 --device-memory 64MiB [--out DIR [--resume]]")
+        {
+            model, text, seqLen, windows, last, batch,
+        };
+        foreach (var o in runtime.All) cmd.Options.Add(o);
+        cmd.SetAction(parse =>
+        {
+            var s = parse.GetValue(seqLen);
+            var w = parse.GetValue(windows);
+            var b = parse.GetValue(batch);
+            if (s < 2) throw new OffloadException($"--seq-len {s}: must be ≥ 2");
+            if (w < 1) throw new OffloadException($"--windows {w}: must be ≥ 1");
+            if (b < 1) throw new OffloadException($"--batch {b}: must be ≥ 1");
+            var dir = parse.GetValue(model)!;
+            if (runtime.Requested(parse))
+            {
+                var cfg = Offload.Model.Config.LlamaConfig.Load(Path.Combine(dir, Offload.Model.Config.LlamaConfig.FileName));
+                var tok = ModelLoader.LoadTokenizer(dir, cfg);
+                var all = EvalProtocol.TokenStreamOfFile(parse.GetValue(text)!, tok);
+                var fromEnd = parse.GetValue(last);
+                var selected = fromEnd ? EvalProtocol.LastWindows(all, s, w) : EvalProtocol.FirstWindows(all, s, w);
+                return runtime.Run(parse, dir, selected, s, b, $"eval {(fromEnd ? "last" : "first")} {w} windows");
+            }
+            using var lm = ModelLoader.Load(dir);
+            if (s > lm.Config.MaxPositionEmbeddings)
+                throw new OffloadException($"--seq-len {s} exceeds the model's max_position_embeddings ({lm.Config.MaxPositionEmbeddings})");
+            var tokenizer = ModelLoader.LoadTokenizer(dir, lm.Config);
+            var textPath = parse.GetValue(text)!;
+            var stream = EvalProtocol.TokenStreamOfFile(textPath, tokenizer);
+            var useLast = parse.GetValue(last);
+            var tokens = useLast ? EvalProtocol.LastWindows(stream, s, w) : EvalProtocol.FirstWindows(stream, s, w);
+            var sw = Stopwatch.StartNew();
+            var result = PerplexityEvaluator.Evaluate(lm, tokens, s, b);
+            var inv = CultureInfo.InvariantCulture;
+            Console.WriteLine(string.Create(inv, $"windows     {w} × {s} tokens ({(useLast ? "last" : "first")} of {EvalProtocol.WindowCount(stream.Length, s)} in a stream of {stream.Length} tokens)"));
+            Console.WriteLine(string.Create(inv, $"scored      {result.Tokens} tokens"));
+            Console.WriteLine(string.Create(inv, $"mean NLL    {result.MeanNll:F6} nats/token"));
+            Console.WriteLine(string.Create(inv, $"perplexity  {result.Perplexity:F4}"));
+            Console.Error.WriteLine(string.Create(inv, $"evaluated in {sw.Elapsed.TotalSeconds:F1} s ({result.Tokens / Math.Max(sw.Elapsed.TotalSeconds, 1e-9):F0} tokens/s)"));
+            return 0;
+        });
+        return cmd;
+    }
+}

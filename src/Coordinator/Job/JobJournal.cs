@@ -1,0 +1,167 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Offload.Model.SafeTensors;
+using Offload.Protocol;
+using Offload.Tensors;
+
+namespace Offload.Coordinator.Job;
+
+/// <summary>
+/// The durable record of a layer-wise job in OUT/journal: manifest.json (fingerprint, layer and batch counts), and
+/// after each completed layer its outputs for every batch (acts-LLLL.safetensors) plus progress.json naming the last
+/// completed layer — each written to a temporary name, fsynced, renamed, and the folder fsynced. A resumed job
+/// continues with the first layer after the one progress.json names.
+/// </summary>
+public sealed class JobJournal
+{
+    public const string FolderName = "journal";
+    private const string ManifestName = "manifest.json";
+    private const string ProgressName = "progress.json";
+    private const int Format = 1;
+
+    private JobJournal(string dir, int layers, int batches, int completed, string? activations)
+    {
+        Dir = dir;
+        Layers = layers;
+        Batches = batches;
+        CompletedLayers = completed;
+        ActivationsFile = activations;
+    }
+
+    public string Dir { get; }
+    public int Layers { get; }
+    public int Batches { get; }
+
+    /// <summary>Layers 0..CompletedLayers−1 are done and their last outputs are in <see cref="ActivationsFile"/>.</summary>
+    public int CompletedLayers { get; private set; }
+
+    public string? ActivationsFile { get; private set; }
+
+    /// <summary>
+    /// Opens OUT/journal: creates it for a new job, or (with <paramref name="resume"/>) checks the fingerprint of the
+    /// one there and reads its progress. An existing journal without <paramref name="resume"/>, or one with another
+    /// fingerprint, is refused with a one-line <see cref="JobException"/>.
+    /// </summary>
+    public static JobJournal Open(string outDir, JobFingerprint fingerprint, int layers, int batches, bool resume)
+    {
+        var dir = Path.Combine(outDir, FolderName);
+        var manifest = Path.Combine(dir, ManifestName);
+        if (File.Exists(manifest))
+        {
+            if (!resume)
+                throw new JobException($"{dir}: a journal of an earlier job is there; pass --resume to continue it or choose another --out");
+            var json = ReadJson(manifest);
+            var stored = new JobFingerprint(Str(json, "model", manifest), Str(json, "job", manifest), Str(json, "code", manifest));
+            var diff = stored.FirstDifference(fingerprint);
+            if (diff is not null)
+                throw new JobException($"{manifest}: the journal was written for a different {diff}; delete {outDir} or choose another --out to start afresh");
+            if (Int(json, "format", manifest) != Format || Int(json, "layers", manifest) != layers || Int(json, "batches", manifest) != batches)
+                throw new JobException($"{manifest}: journal format, layer or batch count differs from this job; delete {outDir} or choose another --out");
+            var completed = 0;
+            string? acts = null;
+            var progress = Path.Combine(dir, ProgressName);
+            if (File.Exists(progress))
+            {
+                var p = ReadJson(progress);
+                completed = Int(p, "completed_layers", progress);
+                acts = Str(p, "activations", progress);
+                if (completed < 0 || completed > layers || !File.Exists(Path.Combine(dir, acts)))
+                    throw new JobException($"{progress}: names {completed} completed layers and file '{acts}', which this journal does not hold; delete {outDir} to start afresh");
+            }
+            return new JobJournal(dir, layers, batches, completed, acts);
+        }
+        Directory.CreateDirectory(dir);
+        DurableFile.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(dir))!);
+        var m = new JsonObject
+        {
+            ["format"] = Format,
+            ["model"] = fingerprint.Model,
+            ["job"] = fingerprint.Job,
+            ["code"] = fingerprint.Code,
+            ["layers"] = layers,
+            ["batches"] = batches,
+        };
+        DurableFile.WriteAllText(manifest, m.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return new JobJournal(dir, layers, batches, 0, null);
+    }
+
+    /// <summary>The outputs of the last completed layer, one tensor per batch (null when no layer is complete).</summary>
+    public ActivationSet? LoadActivations(ActivationSpace space)
+    {
+        if (ActivationsFile is null) return null;
+        var set = new ActivationSet(space, Batches);
+        try
+        {
+            using var file = SafetensorsFile.Open(Path.Combine(Dir, ActivationsFile));
+            for (var b = 0; b < Batches; b++)
+            {
+                using var view = file.Get(BatchName(b));
+                set.Put(b, view.Clone());
+            }
+            return set;
+        }
+        catch
+        {
+            set.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Makes layer <paramref name="layer"/> durable: its outputs for every batch, then progress.json; the previous
+    /// layer's outputs are deleted afterwards. Kill points: layer:L:before-rename (outputs fsynced, not yet renamed),
+    /// layer:L:before-progress (outputs renamed, progress not yet written).
+    /// </summary>
+    public void CommitLayer(int layer, ActivationSet outputs)
+    {
+        if (layer != CompletedLayers) throw new InvalidOperationException($"journal: layer {layer} committed after {CompletedLayers} completed layers");
+        var name = string.Create(CultureInfo.InvariantCulture, $"acts-{layer:D4}.safetensors");
+        var tensors = new List<(string, Tensor)>(Batches);
+        try
+        {
+            for (var b = 0; b < Batches; b++) tensors.Add((BatchName(b), outputs.Get(b)));
+            var descriptors = tensors.Select(t => new TensorDescriptor(t.Item1, t.Item2.DType, t.Item2.Shape.ToArray())).ToArray();
+            var header = SafetensorsWriter.BuildHeader(descriptors, null);
+            DurableFile.Write(Path.Combine(Dir, name), fs =>
+            {
+                Span<byte> len = stackalloc byte[8];
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
+                fs.Write(len);
+                fs.Write(header);
+                foreach (var (_, t) in tensors) SafetensorsWriter.WriteData(fs, t);
+            }, () => JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{layer}:before-rename")));
+        }
+        finally
+        {
+            foreach (var (_, t) in tensors) t.Dispose();
+        }
+        JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{layer}:before-progress"));
+        var progress = new JsonObject { ["completed_layers"] = layer + 1, ["activations"] = name };
+        DurableFile.WriteAllText(Path.Combine(Dir, ProgressName), progress.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        var previous = ActivationsFile;
+        CompletedLayers = layer + 1;
+        ActivationsFile = name;
+        if (previous is not null && previous != name) File.Delete(Path.Combine(Dir, previous));
+    }
+
+    private static string BatchName(int b) => string.Create(CultureInfo.InvariantCulture, $"batch.{b:D6}");
+
+    private static JsonObject ReadJson(string path)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new JobException($"{path}: not a JSON object; delete the journal to start afresh");
+        }
+        catch (JsonException ex)
+        {
+            throw new JobException($"{path}: unreadable journal file ({ex.Message.Split('\n')[0]}); delete the journal to start afresh");
+        }
+    }
+
+    private static string Str(JsonObject o, string key, string path) =>
+        o[key]?.GetValue<string>() ?? throw new JobException($"{path}: missing '{key}'; delete the journal to start afresh");
+
+    private static int Int(JsonObject o, string key, string path) =>
+        o[key]?.GetValue<int>() ?? throw new JobException($"{path}: missing '{key}'; delete the journal to start afresh");
+}

@@ -1,0 +1,32 @@
+using System.Runtime.InteropServices;
+
+namespace Offload.Coordinator.Job;
+
+/// <summary>
+/// Test hook: when the environment variable <c>OFFLOAD_TEST_KILL_AT</c> names a point the job reaches (e.g.
+/// "layer:2:after", "layer:3:batch:1", "layer:1:before-rename"; several separated by commas), the process sends
+/// itself SIGKILL there — no cleanup, no flush, as a crash or an OOM kill would.
+/// </summary>
+public static class JobKillSwitch
+{
+    public const string Variable = "OFFLOAD_TEST_KILL_AT";
+    private const int SigKill = 9;
+    private static readonly HashSet<string> s_points = Parse(Environment.GetEnvironmentVariable(Variable));
+
+    public static bool Armed => s_points.Count > 0;
+
+    /// <summary>Kills the process with SIGKILL if <paramref name="point"/> is armed.</summary>
+    public static void Reached(string point)
+    {
+        if (s_points.Count == 0 || !s_points.Contains(point)) return;
+        Console.Error.Flush();
+        _ = Kill(Environment.ProcessId, SigKill);
+        Thread.Sleep(Timeout.Infinite); // the signal is asynchronous; never run past the point
+    }
+
+    private static HashSet<string> Parse(string? value) =>
+        value is null ? [] : value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+}

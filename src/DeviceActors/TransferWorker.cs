@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Offload.Tensors;
+
+namespace Offload.DeviceActors;
+
+/// <summary>
+/// The copy engine of one device: copies host (or memory-mapped) tensors into new device tensors one job at a time,
+/// off the actor and off the compute thread, so transfers overlap compute. With a simulated bandwidth B a job of n
+/// bytes takes at least n / B seconds (the real copy counts toward it).
+/// </summary>
+internal sealed class TransferWorker
+{
+    private readonly DeviceOptions _options;
+    private readonly Action<DeviceActor.TransferDone> _done;
+    private readonly Channel<Job> _jobs = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ITransferDelay _delay;
+    private readonly Task _loop;
+
+    public TransferWorker(DeviceOptions options, Action<DeviceActor.TransferDone> done)
+    {
+        _options = options;
+        _done = done;
+        _delay = options.Delay ?? RealTransferDelay.Instance;
+        _loop = Task.Run(RunAsync);
+    }
+
+    public sealed record Job(long Id, IReadOnlyList<(BlockKey Key, Tensor Source)> Items);
+
+    public void Submit(Job job)
+    {
+        if (!_jobs.Writer.TryWrite(job))
+        {
+            foreach (var (_, s) in job.Items) s.Dispose();
+            throw new InvalidOperationException($"{_options.Device}: transfer worker is stopped");
+        }
+    }
+
+    public Task StopAsync()
+    {
+        _jobs.Writer.TryComplete();
+        return _loop;
+    }
+
+    private async Task RunAsync()
+    {
+        await foreach (var job in _jobs.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            var start = Stopwatch.GetTimestamp();
+            var copies = new List<(BlockKey, Tensor)>(job.Items.Count);
+            long bytes = 0;
+            Exception? error = null;
+            try
+            {
+                foreach (var (key, source) in job.Items)
+                {
+                    copies.Add((key, source.To(_options.Device)));
+                    bytes += source.ByteLength;
+                }
+                if (_options.BandwidthBytesPerSecond is { } bw)
+                {
+                    var target = TimeSpan.FromSeconds(bytes / bw);
+                    await _delay.WaitAsync(target - Stopwatch.GetElapsedTime(start)).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+                foreach (var (_, c) in copies) c.Dispose();
+                copies.Clear();
+            }
+            finally
+            {
+                foreach (var (_, s) in job.Items) s.Dispose();
+            }
+            _done(new DeviceActor.TransferDone(job.Id, job.Items.Select(i => i.Key).ToArray(), copies, error, Stopwatch.GetElapsedTime(start), bytes));
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using Offload.Actors;
+using Offload.Protocol;
+using Offload.Tensors;
+using Xunit;
+
+namespace Offload.DeviceActors.Tests;
+
+public sealed class DeviceActorTests : IDisposable
+{
+    /// <summary>Real-time bound for an asynchronous reply (a safety net, never a sleep).</summary>
+    private static readonly TimeSpan Safety = TimeSpan.FromSeconds(20);
+
+    private static readonly DeviceId Cpu1 = new(DeviceKind.Cpu, 1);
+    private readonly ActorSystem _system = ActorSystem.Create("device-tests");
+
+    public void Dispose() => _system.Terminate().Wait(Safety);
+
+    private DeviceClient Start(long budget, double? bandwidth = null, ITransferDelay? delay = null) =>
+        DeviceClient.Start(_system, new DeviceOptions(Cpu1, budget) { BandwidthBytesPerSecond = bandwidth, Delay = delay });
+
+    private static Tensor Floats(int n, int seed)
+    {
+        var rng = new Random(seed);
+        var data = new float[n];
+        for (var i = 0; i < n; i++) data[i] = (float)rng.NextDouble();
+        return Tensor.FromArray(data, n);
+    }
+
+    private static List<(string, Tensor)> Sources(params (string Name, Tensor T)[] items) => items.Select(i => (i.Name, i.T.Share())).ToList();
+
+    [Fact]
+    public async Task Onload_copies_every_byte_to_a_device_tensor_and_accounts_it()
+    {
+        var dev = Start(budget: 4096);
+        using var a = Floats(100, 1);
+        using var b = Floats(28, 2);
+        using var lease = await dev.OnloadAsync("layer-0", Sources(("a", a), ("b", b))).WaitAsync(Safety);
+        Assert.Equal(Cpu1, lease["a"].Device);
+        Assert.NotSame(a.Storage, lease["a"].Storage);
+        Assert.Equal(a.ToFloatArray(), lease["a"].ToFloatArray());
+        Assert.Equal(b.ToFloatArray(), lease["b"].ToFloatArray());
+        var stats = await dev.StatsAsync().WaitAsync(Safety);
+        Assert.Equal(4 * (100 + 28), stats.ResidentBytes);
+        Assert.Equal(4 * (100 + 28), stats.PinnedBytes);
+        Assert.Equal(4 * (100 + 28), stats.TransferredBytes);
+    }
+
+    [Fact]
+    public async Task Peak_equals_an_independent_sum_of_what_it_was_asked_to_hold()
+    {
+        var dev = Start(budget: 1000);
+        using var w1 = Floats(100, 1); // 400 B
+        using var w2 = Floats(60, 2);  // 240 B
+        using var w3 = Floats(150, 3); // 600 B
+        var l1 = await dev.OnloadAsync("l1", Sources(("w1", w1), ("w2", w2))).WaitAsync(Safety);   // 640 held
+        var ws = await dev.ReserveAsync("#ws", "forward", 300).WaitAsync(Safety);               // 940 held
+        l1.Dispose();
+        // l2 needs 600: 940 − 600 evictable... LRU evicts w1 (400) then w2 (240) → 300 + 600 = 900.
+        var l2 = await dev.OnloadAsync("l2", Sources(("w3", w3))).WaitAsync(Safety);
+        var stats = await dev.StatsAsync().WaitAsync(Safety);
+        Assert.Equal(940, stats.PeakBytes);      // 400 + 240 + 300, the largest set held at once
+        Assert.Equal(900, stats.ResidentBytes);  // 300 + 600
+        Assert.Equal(2, stats.Evictions);
+        Assert.Equal(640, stats.EvictedBytes);
+        l2.Dispose();
+        ws.Dispose();
+    }
+
+    [Fact]
+    public async Task Released_blocks_stay_cached_and_a_later_onload_is_a_hit()
+    {
+        var dev = Start(budget: 4096);
+        using var a = Floats(64, 1);
+        (await dev.OnloadAsync("l", Sources(("a", a))).WaitAsync(Safety)).Dispose();
+        using var again = await dev.OnloadAsync("l", Sources(("a", a))).WaitAsync(Safety);
+        var stats = await dev.StatsAsync().WaitAsync(Safety);
+        Assert.Equal(1, stats.Transfers);
+        Assert.Equal(1, stats.CacheHits);
+        Assert.Equal(a.ToFloatArray(), again["a"].ToFloatArray());
+    }
+
+    [Fact]
+    public async Task A_request_larger_than_the_budget_fails_with_the_bytes_needed_and_available()
+    {
+        var dev = Start(budget: 1000);
+        using var big = Floats(300, 1); // 1200 B
+        var ex = await Assert.ThrowsAsync<DeviceMemoryException>(() => dev.OnloadAsync("layer-7", Sources(("w", big))).WaitAsync(Safety));
+        Assert.Equal(1200, ex.NeededBytes);
+        Assert.Equal(1000, ex.AvailableBytes);
+        Assert.Contains("layer-7", ex.Message);
+        Assert.Contains("1200 bytes", ex.Message);
+        Assert.Contains("1000 bytes", ex.Message);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
+    public async Task Prefetches_wait_behind_demands_and_are_served_when_memory_frees()
+    {
+        var dev = Start(budget: 1000);
+        using var a = Floats(150, 1); // 600
+        using var b = Floats(150, 2); // 600
+        using var c = Floats(50, 3);  // 200
+        var la = await dev.OnloadAsync("a", Sources(("w", a))).WaitAsync(Safety);
+        var pb = dev.OnloadAsync("b", Sources(("w", b)), prefetch: true);
+        var dc = dev.OnloadAsync("c", Sources(("w", c)));
+        var lc = await dc.WaitAsync(Safety); // the later demand overtakes the waiting prefetch
+        await dev.StatsAsync().WaitAsync(Safety);
+        Assert.False(pb.IsCompleted);
+        la.Dispose();
+        using var lb = await pb.WaitAsync(Safety);
+        Assert.Equal(b.ToFloatArray(), lb["w"].ToFloatArray());
+        var stats = await dev.StatsAsync().WaitAsync(Safety);
+        Assert.True(stats.PeakBytes <= 1000);
+        Assert.Equal(800, stats.ResidentBytes); // c (200) + b (600); a evicted
+        lc.Dispose();
+    }
+
+    [Fact]
+    public async Task A_waiting_demand_is_not_overtaken_by_a_prefetch_that_would_fit()
+    {
+        var dev = Start(budget: 1000);
+        using var a = Floats(150, 1); // 600
+        using var b = Floats(125, 2); // 500
+        using var c = Floats(50, 3);  // 200
+        var la = await dev.OnloadAsync("a", Sources(("w", a))).WaitAsync(Safety);
+        var db = dev.OnloadAsync("b", Sources(("w", b)));                 // waits: 600 + 500 > 1000
+        var pc = dev.OnloadAsync("c", Sources(("w", c)), prefetch: true); // would fit, but must not take b's memory
+        await dev.StatsAsync().WaitAsync(Safety);
+        Assert.False(db.IsCompleted);
+        Assert.False(pc.IsCompleted);
+        la.Dispose();
+        using var lb = await db.WaitAsync(Safety);
+        using var lc = await pc.WaitAsync(Safety);
+        Assert.Equal(700, (await dev.StatsAsync().WaitAsync(Safety)).ResidentBytes);
+    }
+
+    [Fact]
+    public async Task Transfers_run_off_the_actor_and_wait_bytes_over_bandwidth()
+    {
+        var gate = new GatedDelay();
+        var dev = Start(budget: 1 << 20, bandwidth: 1000, delay: gate);
+        using var a = Floats(250, 1); // 1000 B at 1000 B/s → 1 s simulated
+        var pending = dev.OnloadAsync("a", Sources(("w", a)));
+        var requested = await gate.Requested.Task.WaitAsync(Safety);
+        // The transfer is parked in the delay, yet the actor answers: it does not block on copies.
+        var stats = await dev.StatsAsync().WaitAsync(Safety);
+        Assert.False(pending.IsCompleted);
+        Assert.Equal(1000, stats.ResidentBytes);
+        Assert.InRange(requested.TotalSeconds, 0.9, 1.0); // 1 s minus the (tiny) real copy time
+        gate.Release.SetResult();
+        using var lease = await pending.WaitAsync(Safety);
+        Assert.Equal(a.ToFloatArray(), lease["w"].ToFloatArray());
+    }
+
+    [Fact]
+    public async Task Drop_frees_the_unpinned_copies_of_an_owner()
+    {
+        var dev = Start(budget: 4096);
+        using var a = Floats(64, 1);
+        using var b = Floats(32, 2);
+        (await dev.OnloadAsync("x", Sources(("a", a))).WaitAsync(Safety)).Dispose();
+        using var keep = await dev.OnloadAsync("y", Sources(("b", b))).WaitAsync(Safety);
+        Assert.Equal(256, await dev.DropAsync("x").WaitAsync(Safety));
+        Assert.Equal(0, await dev.DropAsync("y").WaitAsync(Safety)); // pinned: stays
+        Assert.Equal(128, (await dev.StatsAsync().WaitAsync(Safety)).ResidentBytes);
+    }
+
+    private sealed class GatedDelay : ITransferDelay
+    {
+        public TaskCompletionSource<TimeSpan> Requested { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task WaitAsync(TimeSpan duration, CancellationToken cancellationToken = default)
+        {
+            Requested.TrySetResult(duration);
+            await Release.Task.WaitAsync(cancellationToken);
+        }
+    }
+}
