@@ -13,7 +13,8 @@ using Xunit;
 
 namespace Offload.Compression.Tests;
 
-public class CheckpointTests(StoriesModelFixture f) : IClassFixture<StoriesModelFixture>
+[Collection(StoriesCollection.Name)]
+public class CheckpointTests(StoriesModelFixture f)
 {
     /// <summary>The acceptance bound: re-loaded dequantized logits versus the fake-quantized model's.</summary>
     private const double ReloadRelTolerance = 1e-6;

@@ -6,7 +6,8 @@ using Xunit;
 
 namespace Offload.Compression.Tests;
 
-public class QuantForwardTests(StoriesModelFixture f) : IClassFixture<StoriesModelFixture>
+[Collection(StoriesCollection.Name)]
+public class QuantForwardTests(StoriesModelFixture f)
 {
     /// <summary>Same math as the model's layer, different attention blocking and softmax summation: f32 round-off only.</summary>
     private const double ForwardRelTolerance = 1e-5;

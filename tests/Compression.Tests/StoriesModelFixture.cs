@@ -37,3 +37,10 @@ public sealed class StoriesModelFixture : IDisposable
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
+
+/// <summary>The test classes that share one imported stories260K (built once per run).</summary>
+[Xunit.CollectionDefinition(Name)]
+public sealed class StoriesCollection : Xunit.ICollectionFixture<StoriesModelFixture>
+{
+    public const string Name = "stories260K";
+}
