@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(SynthCommand.Create());
+        root.Subcommands.Add(QualityCommand.Create());
         return CliRunner.Run(root, args);
     }
 }
