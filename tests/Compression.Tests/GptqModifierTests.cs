@@ -110,4 +110,51 @@ public class GptqModifierTests(StoriesModelFixture f)
         Assert.NotEqual(gptq.Linears[^1].Weight, noProp.Linears[^1].Weight);
         Assert.All(gptq.Timings, t => Assert.True(t.Solve > 0 && t.Hessian > 0));
     }
+
+    [Fact]
+    public void A_resumed_modifier_reloads_the_saved_layers_exactly()
+    {
+        var args = QuantizationArgs.Create(4, symmetric: false, groupSize: 4, actOrder: ActivationOrdering.Group);
+        var plan = QuantizationPlan.ForLinears(new QuantizationScheme(["Linear"], args));
+        var state = f.TempDir("gptq-state");
+        var calib = Calibration(4);
+        var inputs = new List<Tensor> { f.Model.Embed(calib, 4, SeqLen) };
+        var first = new GptqModifier(plan, stateDir: state);
+        first.OnInitialize(new JobStartInfo(f.Model.Config, 1, SeqLen, 0, false));
+        try
+        {
+            for (var l = 0; l < 2; l++)
+            {
+                var layer = (DecoderLayer)f.Model.Layers.Acquire(l);
+                try
+                {
+                    first.OnSequentialEpochEnd(l, new FakeLayerContext(l, layer.Weights, inputs));
+                }
+                finally
+                {
+                    f.Model.Layers.Release(layer);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var t in inputs) t.Dispose();
+        }
+        var resumed = new GptqModifier(plan, stateDir: state);
+        resumed.OnInitialize(new JobStartInfo(f.Model.Config, 1, SeqLen, 2, true));
+        Assert.Equal(14, resumed.Results.Count);
+        foreach (var (module, r) in first.Results)
+        {
+            var back = resumed.Results[module];
+            Assert.Equal(r.Weight, back.Weight);
+            Assert.Equal(r.QParams.Scale, back.QParams.Scale);
+            Assert.Equal(r.QParams.ZeroPoint, back.QParams.ZeroPoint);
+            Assert.Equal(r.GIdx, back.GIdx);
+            Assert.NotNull(back.GIdx);
+            Assert.Equal(r.Scheme, back.Scheme);
+            Assert.Equal(r.Loss, back.Loss);
+        }
+        var missing = new GptqModifier(plan, stateDir: state);
+        Assert.Throws<QuantizationConfigException>(() => missing.OnInitialize(new JobStartInfo(f.Model.Config, 1, SeqLen, 3, true)));
+    }
 }

@@ -14,10 +14,13 @@ namespace Offload.Compression.Modifiers;
 /// inputs, not per-linear inputs, so the linears' inputs are recomputed here with <see cref="HookedDecoderLayer"/> — then
 /// every targeted linear is solved (concurrently) and its weight replaced by the fake-quantized one, which the runtime
 /// re-runs to feed the next layer (error propagation). <see cref="Results"/> keeps each linear's qparams for the
-/// checkpoint writer.
+/// checkpoint writer; with a <c>stateDir</c> each layer's results are also saved there and a resumed job reloads the
+/// layers it does not redo, so its checkpoint is the same as an uninterrupted run's.
 /// </summary>
-public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = null, IReadOnlyList<ILinearInputHook>? onlineHooks = null) : IJobListener
+public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = null, IReadOnlyList<ILinearInputHook>? onlineHooks = null,
+    string? stateDir = null) : IJobListener
 {
+    private readonly LayerResultStore? _store = stateDir is null ? null : new LayerResultStore(stateDir);
     private readonly GptqOptions _options = options ?? new GptqOptions();
     private readonly Dictionary<string, LinearQuantization> _results = new(StringComparer.Ordinal);
     private LlamaConfig? _config;
@@ -35,6 +38,14 @@ public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = n
     {
         _config = info.Config;
         _schemes = plan.Resolve(info.Config);
+        _results.Clear();
+        if (_store is null) return;
+        for (var layer = 0; layer < info.FirstLayer; layer++)
+        {
+            var saved = _store.Load(layer)
+                ?? throw new QuantizationConfigException($"{_store.PathOf(layer)}: missing GPTQ results of layer {layer} for the resumed job; start the job again without --resume");
+            foreach (var r in saved) _results[r.Module] = r;
+        }
     }
 
     public void OnCalibrationStart() { }
@@ -48,6 +59,7 @@ public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = n
         var results = LayerQuantizer.Quantize(config, layer, weights, _schemes!, QuantizationMethod.Gptq, context.GetInput, context.BatchCount,
             _options, timings, onlineHooks);
         Timings[layer] = timings;
+        _store?.Save(layer, results);
         foreach (var r in results)
         {
             context.ReplaceParameter(ModuleNames.Weight(r.Module), r.WeightTensor());
