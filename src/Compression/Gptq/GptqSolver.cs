@@ -11,8 +11,8 @@ namespace Offload.Compression.Gptq;
 /// columns (diag 0) get H=1 and W=0; H is damped by frac·mean(diag); U is the upper Cholesky factor of H⁻¹; columns are
 /// fake-quantized one by one and the error is spread over the later columns of the block (rank-1) and, per block, over the
 /// rest of the matrix (one GEMM). A failed Cholesky falls back to U = I (round to nearest), as the reference does.
-/// Precision: the sweep is f32 as in the reference; the Cholesky, the inverse and the second Cholesky run in f64
-/// (DESIGN §3), which only removes f32 round-off from U. The weight is kept transposed ([in, out]) during the sweep so
+/// Precision: the sweep is f32 as in the reference; the factor U runs in f64 (DESIGN §3), which only removes f32
+/// round-off from U. The weight is kept transposed ([in, out]) during the sweep so
 /// every column update is a contiguous axpy.
 /// </summary>
 public static class GptqSolver
@@ -22,17 +22,21 @@ public static class GptqSolver
     /// modified). Weight args must be int with tensor, channel, group or block strategy.
     /// </summary>
     public static GptqResult QuantizeWeight(ReadOnlySpan<float> w, int rows, int cols, ReadOnlySpan<float> h, QuantizationArgs args,
-        DType weightDType, GptqOptions? options = null, string module = "weight")
+        DType weightDType, GptqOptions? options = null, string module = "weight") =>
+        QuantizeWeight(w, rows, cols, Factor(h, cols, args.ActOrder is not null, options), args, weightDType, options, module);
+
+    /// <summary>
+    /// Steps 2–5 of §8.3 that depend only on H (so linears reading one input share them): the column order (descending
+    /// diag(H) when <paramref name="ordered"/>), the dead columns, the dampening and the upper factor U of H⁻¹, computed
+    /// in f64 as U = J·L′⁻¹·J with L′ the lower Cholesky factor of J·H·J (J reverses the index order) — the same U as
+    /// cholesky(cholesky_inverse(cholesky(H)), upper) with half the O(n³) work. h: [cols, cols] f32 normalized Hessian.
+    /// </summary>
+    public static GptqFactor Factor(ReadOnlySpan<float> h, int cols, bool ordered, GptqOptions? options = null)
     {
         options ??= new GptqOptions();
-        if (w.Length != (long)rows * cols) throw new ArgumentException($"w holds {w.Length} values, expected {rows}×{cols}");
         if (h.Length != (long)cols * cols) throw new ArgumentException($"H holds {h.Length} values, expected {cols}×{cols}");
-        var layout = QParamLayout.For(args, rows, cols, module);
-
-        // Column order.
         var perm = new int[cols];
         for (var i = 0; i < cols; i++) perm[i] = i;
-        var ordered = args.ActOrder is not null;
         if (ordered)
         {
             var diag = new float[cols];
@@ -40,6 +44,57 @@ public static class GptqSolver
             // Descending diag; ties keep column order.
             Array.Sort(perm, (a, b) => diag[a] != diag[b] ? diag[b].CompareTo(diag[a]) : a.CompareTo(b));
         }
+        // R = J·P·H·Pᵀ·J (permuted, then index-reversed), f64.
+        var n = cols;
+        var r = new double[(long)n * n];
+        for (var i = 0; i < n; i++)
+        {
+            var src = perm[n - 1 - i] * n;
+            var dst = (long)i * n;
+            for (var j = 0; j < n; j++) r[dst + j] = h[src + perm[n - 1 - j]];
+        }
+        var dead = new bool[n];
+        for (var j = 0; j < n; j++)
+        {
+            var d = (long)(n - 1 - j) * n + (n - 1 - j);
+            if (r[d] != 0) continue;
+            r[d] = 1;
+            dead[j] = true;
+        }
+        var mean = 0.0;
+        for (var j = 0; j < n; j++) mean += r[(long)j * n + j];
+        mean /= n;
+        var damp = options.DampeningFrac * mean;
+        for (var j = 0; j < n; j++) r[(long)j * n + j] += damp;
+
+        var u = new float[(long)n * n];
+        var ok = Linalg.Dpotrf(Triangle.Lower, n, r, n) == 0 && Linalg.Dtrtri(Triangle.Lower, n, r, n) == 0;
+        if (ok)
+        {
+            // U[i, j] = L′⁻¹[n−1−i, n−1−j] for j ≥ i.
+            for (var i = 0; i < n; i++)
+            {
+                var src = (long)(n - 1 - i) * n;
+                var dst = (long)i * n;
+                for (var j = i; j < n; j++) u[dst + j] = (float)r[src + (n - 1 - j)];
+            }
+        }
+        else
+        {
+            for (var i = 0; i < n; i++) u[(long)i * n + i] = 1f;
+        }
+        return new GptqFactor(perm, dead, u, !ok);
+    }
+
+    /// <summary>quantize_weight with a precomputed <see cref="Factor"/> (its ordering must match the args' actorder).</summary>
+    public static GptqResult QuantizeWeight(ReadOnlySpan<float> w, int rows, int cols, GptqFactor factor, QuantizationArgs args,
+        DType weightDType, GptqOptions? options = null, string module = "weight")
+    {
+        options ??= new GptqOptions();
+        if (w.Length != (long)rows * cols) throw new ArgumentException($"w holds {w.Length} values, expected {rows}×{cols}");
+        if (factor.Perm.Length != cols) throw new ArgumentException($"the factor is for {factor.Perm.Length} columns, the weight has {cols}");
+        var layout = QParamLayout.For(args, rows, cols, module);
+        var perm = factor.Perm;
         var groupOrder = args.ActOrder.IsGroupOrder();
 
         // Qparams from the un-updated weight (permuted for actorder=group).
@@ -62,33 +117,13 @@ public static class GptqSolver
         var rowGroup = new int[rows];
         for (var r = 0; r < rows; r++) rowGroup[r] = layout.RowGroup(r) * layout.QCols;
 
-        // Wt: [cols, rows] in processing order; H permuted in f64.
+        // Wt: [cols, rows] in processing order; dead columns zeroed.
         var wt = new float[(long)cols * rows];
         for (var r = 0; r < rows; r++)
         for (var j = 0; j < cols; j++)
-            wt[(long)j * rows + r] = w[r * cols + perm[j]];
-        var hd = new double[(long)cols * cols];
-        for (var i = 0; i < cols; i++)
-        for (var j = 0; j < cols; j++)
-            hd[(long)i * cols + j] = h[perm[i] * cols + perm[j]];
+            wt[(long)j * rows + r] = factor.Dead[j] ? 0f : w[r * cols + perm[j]];
 
-        // Dead columns, dampening.
-        for (var j = 0; j < cols; j++)
-        {
-            if (hd[(long)j * cols + j] != 0) continue;
-            hd[(long)j * cols + j] = 1;
-            wt.AsSpan(j * rows, rows).Clear();
-        }
-        var mean = 0.0;
-        for (var j = 0; j < cols; j++) mean += hd[(long)j * cols + j];
-        mean /= cols;
-        var damp = options.DampeningFrac * mean;
-        for (var j = 0; j < cols; j++) hd[(long)j * cols + j] += damp;
-
-        var u = new float[(long)cols * cols];
-        var fellBack = !InverseUpperFactor(hd, cols, u);
-
-        var loss = Sweep(wt, rows, cols, u, options.BlockSize, qp, args, colGroup, rowGroup);
+        var loss = Sweep(wt, rows, cols, factor.U, options.BlockSize, qp, args, colGroup, rowGroup);
 
         // Back to [rows, cols] in the original column order, values of the weight dtype.
         var result = new float[w.Length];
@@ -104,29 +139,7 @@ public static class GptqSolver
             gIdx = new int[cols];
             for (var j = 0; j < cols; j++) gIdx[perm[j]] = colGroup[j];
         }
-        return new GptqResult(result, qp, gIdx, loss, fellBack);
-    }
-
-    /// <summary>U (f32, upper, [n, n] with zeros below) with H⁻¹ = UᵀU, computed in f64; false and U = I when a Cholesky fails.</summary>
-    private static bool InverseUpperFactor(double[] hd, int n, float[] u)
-    {
-        var ok = Linalg.Dpotrf(Triangle.Lower, n, hd, n) == 0
-            && Linalg.Dpotri(Triangle.Lower, n, hd, n) == 0;
-        if (ok)
-        {
-            Linalg.MirrorTriangle(Triangle.Lower, n, hd.AsSpan(), n);
-            ok = Linalg.Dpotrf(Triangle.Upper, n, hd, n) == 0;
-        }
-        Array.Clear(u);
-        if (!ok)
-        {
-            for (var i = 0; i < n; i++) u[(long)i * n + i] = 1f;
-            return false;
-        }
-        for (var i = 0; i < n; i++)
-        for (var j = i; j < n; j++)
-            u[(long)i * n + j] = (float)hd[(long)i * n + j];
-        return true;
+        return new GptqResult(result, qp, gIdx, loss, factor.FellBackToRtn);
     }
 
     private static double Sweep(float[] wt, int rows, int cols, float[] u, int blockSize, QParams qp, QuantizationArgs args, int[] colGroup, int[] rowGroup)

@@ -59,6 +59,18 @@ public static class LayerQuantizer
 
         var results = new LinearQuantization[modules.Count];
         var ts = Stopwatch.GetTimestamp();
+        var resolvedArgs = modules.Select(m => method == QuantizationMethod.Gptq ? ResolveActOrder(m.Scheme.Weights!, options.DefaultActOrder, m.Module) : m.Scheme.Weights!).ToArray();
+        // One factor per (input, ordered): q/k/v and gate/up share their Hessian's factor.
+        var factors = new Dictionary<(LinearInput, bool), GptqFactor>();
+        if (method == QuantizationMethod.Gptq)
+        {
+            var keys = modules.Select((m, i) => (m.Site, resolvedArgs[i].ActOrder is not null)).Distinct().ToArray();
+            var computed = new GptqFactor[keys.Length];
+            void Factor(int k) => computed[k] = GptqSolver.Factor(hessians![keys[k].Site], (int)Math.Sqrt(hessians[keys[k].Site].Length), keys[k].Item2, options);
+            if (options.ParallelSolves) Parallel.For(0, keys.Length, Factor);
+            else for (var k = 0; k < keys.Length; k++) Factor(k);
+            for (var k = 0; k < keys.Length; k++) factors[keys[k]] = computed[k];
+        }
         void Solve(int i)
         {
             var (module, scheme, site) = modules[i];
@@ -66,7 +78,7 @@ public static class LayerQuantizer
             var rows = checked((int)w.Dim(0));
             var cols = checked((int)w.Dim(1));
             var values = w.ToFloatArray();
-            var args = scheme.Weights!;
+            var args = resolvedArgs[i];
             if (method == QuantizationMethod.Rtn)
             {
                 var qp = WeightObserver.Observe(values, rows, cols, args, w.DType, module);
@@ -75,9 +87,8 @@ public static class LayerQuantizer
                 results[i] = new LinearQuantization(module, scheme, fq, rows, cols, w.DType, qp, null, 0, false);
                 return;
             }
-            var resolved = ResolveActOrder(args, options.DefaultActOrder, module);
-            var r = GptqSolver.QuantizeWeight(values, rows, cols, hessians![site], resolved, w.DType, options, module);
-            results[i] = new LinearQuantization(module, scheme.WithWeights(resolved), r.Weight, rows, cols, w.DType, r.QParams, r.GIdx, r.Loss, r.FellBackToRtn);
+            var r = GptqSolver.QuantizeWeight(values, rows, cols, factors[(site, args.ActOrder is not null)], args, w.DType, options, module);
+            results[i] = new LinearQuantization(module, scheme.WithWeights(args), r.Weight, rows, cols, w.DType, r.QParams, r.GIdx, r.Loss, r.FellBackToRtn);
         }
         if (options.ParallelSolves) Parallel.For(0, modules.Count, Solve);
         else for (var i = 0; i < modules.Count; i++) Solve(i);
