@@ -68,7 +68,7 @@ public sealed class HookedDecoderLayer : IDecoderLayer, IDisposable
                 _rope.Apply(q.Span<float>(), c.NumAttentionHeads, seq, 0);
                 _rope.Apply(k.Span<float>(), c.NumKeyValueHeads, seq, 0);
                 using var attn = Tensor.Empty(DType.F32, tokens, c.QDim);
-                CausalAttention(q.ReadOnlySpan<float>(), k.ReadOnlySpan<float>(), v.ReadOnlySpan<float>(), attn.Span<float>(), batch, seq);
+                CausalAttention(q, k, v, attn, batch, seq);
                 Hook(LinearInput.AttentionOutput, attn, tokens, c.QDim, batch);
                 using var o = Ops.Linear(attn, Weights.OProj, Weights.OBias);   // [tokens, hidden]
                 TensorPrimitives.Add(residual.Span<float>(), o.ReadOnlySpan<float>(), residual.Span<float>());
@@ -99,38 +99,41 @@ public sealed class HookedDecoderLayer : IDecoderLayer, IDisposable
     }
 
     // q, o: [batch·seq, heads·d]; k, v: [batch·seq, kv_heads·d]. Query i sees keys [max(0, i − window + 1), i].
-    private void CausalAttention(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> o, int batch, int seq)
+    // One (batch row, head) per parallel job; each writes its own columns of o.
+    private void CausalAttention(Tensor q, Tensor k, Tensor v, Tensor o, int batch, int seq)
     {
         var c = _config;
         int heads = c.NumAttentionHeads, d = c.HeadDim, qDim = c.QDim, kvDim = c.KvDim, group = c.GroupSize;
         var scale = 1f / MathF.Sqrt(d);
-        var scores = ArrayPool<float>.Shared.Rent(seq * seq);
-        try
+        var window = _window;
+        Parallel.For(0, batch * heads, job =>
         {
-            for (var b = 0; b < batch; b++)
-            for (var h = 0; h < heads; h++)
+            var b = job / heads;
+            var h = job % heads;
+            var g = h / group;
+            var qs = q.ReadOnlySpan<float>()[(b * seq * qDim + h * d)..];
+            var ks = k.ReadOnlySpan<float>()[(b * seq * kvDim + g * d)..];
+            var vs = v.ReadOnlySpan<float>()[(b * seq * kvDim + g * d)..];
+            var scores = ArrayPool<float>.Shared.Rent(seq * seq);
+            try
             {
-                var g = h / group;
-                var qs = q[(b * seq * qDim + h * d)..];
-                var ks = k[(b * seq * kvDim + g * d)..];
-                var vs = v[(b * seq * kvDim + g * d)..];
                 var s = scores.AsSpan(0, seq * seq);
                 Gemm.Sgemm(false, true, seq, seq, d, scale, qs, qDim, ks, kvDim, 0f, s, seq);
                 for (var i = 0; i < seq; i++)
                 {
                     var row = s.Slice(i * seq, seq);
-                    var lo = _window is { } w ? Math.Max(0, i - w + 1) : 0;
+                    var lo = window is { } w ? Math.Max(0, i - w + 1) : 0;
                     row[..lo].Clear();
                     Activations.Softmax(row[lo..(i + 1)], row[lo..(i + 1)], i + 1 - lo);
                     row[(i + 1)..].Clear();
                 }
-                Gemm.Sgemm(false, false, seq, d, seq, 1f, s, seq, vs, kvDim, 0f, o[(b * seq * qDim + h * d)..], qDim);
+                Gemm.Sgemm(false, false, seq, d, seq, 1f, s, seq, vs, kvDim, 0f, o.Span<float>()[(b * seq * qDim + h * d)..], qDim);
             }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(scores);
-        }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(scores);
+            }
+        });
     }
 
     public void Dispose()
