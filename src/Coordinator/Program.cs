@@ -16,6 +16,7 @@ public static class Program
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(SynthCommand.Create());
         root.Subcommands.Add(PlanCommand.Create());
+        root.Subcommands.Add(QualityCommand.Create());
         return CliRunner.Run(root, args);
     }
 }

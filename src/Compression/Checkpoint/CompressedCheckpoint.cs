@@ -1,0 +1,217 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Offload.Compression.Quantization;
+using Offload.Model.Config;
+using Offload.Model.Forward;
+using Offload.Model.Naming;
+using Offload.Model.SafeTensors;
+using Offload.Protocol;
+using Offload.Tensors;
+
+namespace Offload.Compression.Checkpoint;
+
+/// <summary>
+/// A compressed-tensors checkpoint opened for evaluation (spec §10.5): config.json's quantization_config is parsed
+/// strictly (config groups, ignore, format, transform_config), quantized linears are unpacked and dequantized
+/// ((q − zp)·scale in the scale dtype, g_idx honoured), and <see cref="LoadModel"/> builds a model whose layers run the
+/// dequantized weights with the config's dynamic input-activation quantization. A transform_config with online
+/// locations (input, output, q_attn, k_cache) needs the caller's hooks for them; fused (weight_*) entries are never
+/// applied again.
+/// </summary>
+public sealed class CompressedCheckpoint : IDisposable
+{
+    private static readonly string[] s_online = ["input", "output", "q_attn", "k_cache"];
+    private readonly IReadOnlyDictionary<string, QuantizationScheme> _schemes;
+
+    private CompressedCheckpoint(string dir, LlamaConfig config, SafetensorsCheckpoint tensors, QuantizationPlan plan, string format, JsonNode? transformConfig)
+    {
+        Directory = dir;
+        Config = config;
+        Tensors = tensors;
+        Plan = plan;
+        Format = format;
+        TransformConfig = transformConfig;
+        _schemes = plan.Resolve(config);
+    }
+
+    public string Directory { get; }
+    public LlamaConfig Config { get; }
+    public SafetensorsCheckpoint Tensors { get; }
+    public QuantizationPlan Plan { get; }
+    public string Format { get; }
+    public JsonNode? TransformConfig { get; }
+
+    /// <summary>Module → scheme of every quantized module.</summary>
+    public IReadOnlyDictionary<string, QuantizationScheme> Schemes => _schemes;
+
+    /// <summary>Opens <paramref name="dir"/> (config.json with quantization_config + safetensors).</summary>
+    public static CompressedCheckpoint Open(string dir)
+    {
+        var configPath = Path.Combine(dir, LlamaConfig.FileName);
+        if (!File.Exists(configPath)) throw new CompressedCheckpointException($"{dir}: no config.json; pass a compressed checkpoint folder");
+        var config = LlamaConfig.Load(configPath);
+        using var doc = JsonDocument.Parse(File.ReadAllText(configPath));
+        if (!doc.RootElement.TryGetProperty("quantization_config", out var qc) || qc.ValueKind != JsonValueKind.Object)
+            throw new CompressedCheckpointException($"{configPath}: no quantization_config; this is not a compressed-tensors checkpoint (load it as a plain model)");
+        var where = $"{configPath}: quantization_config";
+        if (!qc.TryGetProperty("quant_method", out var qm) || qm.GetString() != "compressed-tensors")
+            throw new CompressedCheckpointException($"{where}: quant_method is not \"compressed-tensors\"");
+        var groups = new List<QuantizationScheme>();
+        if (qc.TryGetProperty("config_groups", out var cg) && cg.ValueKind == JsonValueKind.Object)
+            foreach (var g in cg.EnumerateObject()) groups.Add(QuantizationScheme.FromJson(g.Value, $"{where}.config_groups.{g.Name}"));
+        var ignore = new List<string>();
+        if (qc.TryGetProperty("ignore", out var ig) && ig.ValueKind == JsonValueKind.Array)
+            foreach (var i in ig.EnumerateArray()) ignore.Add(i.GetString() ?? throw new CompressedCheckpointException($"{where}.ignore: entries must be strings"));
+        QuantizationArgs? kv = qc.TryGetProperty("kv_cache_scheme", out var k) && k.ValueKind == JsonValueKind.Object
+            ? QuantizationArgs.FromJson(k, $"{where}.kv_cache_scheme") : null;
+        if (kv is not null) throw new CompressedCheckpointException($"{where}: kv_cache_scheme is not supported by this reader");
+        var format = qc.TryGetProperty("format", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString()! : CompressionFormat.Dense;
+        JsonNode? transform = qc.TryGetProperty("transform_config", out var tc) && tc.ValueKind == JsonValueKind.Object && tc.EnumerateObject().Any()
+            ? JsonNode.Parse(tc.GetRawText()) : null;
+        var tensors = SafetensorsCheckpoint.Open(dir);
+        try
+        {
+            return new CompressedCheckpoint(dir, config, tensors, new QuantizationPlan(groups, ignore), format, transform);
+        }
+        catch
+        {
+            tensors.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The (scheme name, location) pairs of transform_config that run online and a loader must apply.</summary>
+    public IReadOnlyList<(string Scheme, string Location)> OnlineTransforms()
+    {
+        var result = new List<(string, string)>();
+        if (TransformConfig?["config_groups"] is not JsonObject groups) return result;
+        foreach (var (name, scheme) in groups)
+        {
+            if (scheme?["apply"] is not JsonArray apply) continue;
+            foreach (var a in apply)
+                if (a?["location"]?.GetValue<string>() is { } loc && s_online.Contains(loc)) result.Add((name, loc));
+        }
+        return result;
+    }
+
+    /// <summary>The dequantized weight of a linear ([out, in] in the scale dtype), or its dense weight when not quantized.</summary>
+    public Tensor Weight(string module)
+    {
+        if (!_schemes.TryGetValue(module, out var scheme) || scheme.Weights is null) return Tensors.Get(ModuleNames.Weight(module));
+        var args = scheme.Weights;
+        var p = module + ".";
+        using var scaleT = Tensors.Get(p + "weight_scale");
+        int rows, cols;
+        sbyte[] codes;
+        if (Tensors.Contains(p + "weight_packed"))
+        {
+            using var shape = Tensors.Get(p + "weight_shape");
+            var s = shape.ReadOnlySpan<long>();
+            if (shape.DType != DType.I64 || s.Length != 2) throw Bad(module, "weight_shape must be int64 [2]");
+            rows = checked((int)s[0]);
+            cols = checked((int)s[1]);
+            using var packed = Tensors.Get(p + "weight_packed");
+            if (packed.DType != DType.I32 || packed.Rank != 2 || packed.Dim(0) != rows || packed.Dim(1) != Int32Packer.PackedLength(cols, args.NumBits))
+                throw Bad(module, $"weight_packed must be int32 [{rows}, {Int32Packer.PackedLength(cols, args.NumBits)}]");
+            codes = new sbyte[rows * cols];
+            Int32Packer.Unpack(packed.ReadOnlySpan<int>(), rows, cols, args.NumBits, codes);
+        }
+        else
+        {
+            using var w = Tensors.Get(p + "weight");
+            if (w.DType != DType.I8 || w.Rank != 2) throw Bad(module, "weight must be int8 [out, in] for int-/naive-quantized modules");
+            rows = checked((int)w.Dim(0));
+            cols = checked((int)w.Dim(1));
+            codes = w.ReadOnlySpan<sbyte>().ToArray();
+        }
+        var layout = QParamLayout.For(args, rows, cols, module);
+        var scale = scaleT.ToFloatArray();
+        if (scale.Length != layout.Count) throw Bad(module, $"weight_scale has {scale.Length} values, the {args.Strategy.ToName()} strategy needs {layout.Count}");
+        var zp = new int[layout.Count];
+        if (!args.Symmetric && Tensors.Contains(p + "weight_zero_point"))
+        {
+            using var z = Tensors.Get(p + "weight_zero_point");
+            if (z.DType == DType.I32)
+            {
+                var zc = new sbyte[layout.Count];
+                Int32Packer.UnpackDim0(z.ReadOnlySpan<int>(), layout.QRows, layout.QCols, args.NumBits, zc);
+                for (var i = 0; i < zc.Length; i++) zp[i] = zc[i];
+            }
+            else
+            {
+                var zf = z.ToDoubleArray();
+                if (zf.Length != zp.Length) throw Bad(module, "weight_zero_point does not match the scale layout");
+                for (var i = 0; i < zp.Length; i++) zp[i] = (int)zf[i];
+            }
+        }
+        int[]? gIdx = null;
+        if (Tensors.Contains(p + "weight_g_idx"))
+        {
+            using var g = Tensors.Get(p + "weight_g_idx");
+            if (g.DType != DType.I32 || g.ElementCount != cols) throw Bad(module, $"weight_g_idx must be int32 [{cols}]");
+            gIdx = g.ReadOnlySpan<int>().ToArray();
+        }
+        var qp = new QParams(layout, scale, zp, scaleT.DType);
+        var values = new float[rows * cols];
+        WeightQuantizer.Dequantize(codes, qp, values, gIdx);
+        using var f32 = Tensor.FromArray(values, rows, cols);
+        return scaleT.DType == DType.F32 ? f32.Clone() : f32.To(scaleT.DType);
+    }
+
+    /// <summary>Layer <paramref name="layer"/>'s weights with quantized linears dequantized (owned by the caller).</summary>
+    public DecoderLayerWeights LayerWeights(int layer) =>
+        DecoderLayerWeights.From(Config, layer, name =>
+        {
+            if (name.EndsWith(".weight", StringComparison.Ordinal) && _schemes.ContainsKey(name[..^".weight".Length]))
+                return Weight(name[..^".weight".Length]);
+            return Tensors.Contains(name) ? Tensors.Get(name) : null;
+        }, Directory);
+
+    /// <summary>
+    /// A resident evaluation model: dequantized weights, the config's dynamic input-activation fake-quantization, and
+    /// <paramref name="onlineTransforms"/> (hooks for transform_config's online locations, run before the activation
+    /// quantization). The checkpoint must stay open while the model is used.
+    /// </summary>
+    public CausalLM LoadModel(IReadOnlyList<ILinearInputHook>? onlineTransforms = null)
+    {
+        if (OnlineTransforms().Count > 0 && onlineTransforms is null)
+            throw new CompressedCheckpointException($"{Directory}: transform_config has online transforms ({string.Join(", ", OnlineTransforms().Select(t => $"{t.Scheme}:{t.Location}"))}); pass hooks that apply them");
+        var hooks = new List<ILinearInputHook>(onlineTransforms ?? []);
+        var act = new ActivationQuantHook(Config, _schemes);
+        if (act.IsActive) hooks.Add(act);
+        var rope = new RotaryEmbedding(Config);
+        var layers = new List<HookedDecoderLayer>();
+        try
+        {
+            for (var i = 0; i < Config.NumHiddenLayers; i++) layers.Add(new HookedDecoderLayer(Config, i, LayerWeights(i), rope, hooks));
+            var embedding = new TokenEmbedding(Tensors.Get(ModuleNames.Weight(ModuleNames.EmbedTokens)));
+            var lmHead = Config.TieWordEmbeddings ? embedding.Weight.Share() : Tensors.Get(ModuleNames.Weight(ModuleNames.LmHead));
+            var head = new OutputHead(Tensors.Get(ModuleNames.Weight(ModuleNames.FinalNorm)), lmHead, Config.RmsNormEps);
+            return new CausalLM(Config, embedding, new ResidentHookedLayers(layers), head);
+        }
+        catch
+        {
+            foreach (var l in layers) l.Dispose();
+            throw;
+        }
+    }
+
+    private CompressedCheckpointException Bad(string module, string what) =>
+        new($"{Directory}: module '{module}': {what}; the checkpoint is malformed or was written for another config");
+
+    public void Dispose() => Tensors.Dispose();
+
+    private sealed class ResidentHookedLayers(List<HookedDecoderLayer> layers) : ILayerSource, IDisposable
+    {
+        public int Count => layers.Count;
+
+        public IDecoderLayer Acquire(int index) => layers[index];
+
+        public void Release(IDecoderLayer layer) { }
+
+        public void Dispose()
+        {
+            foreach (var l in layers) l.Dispose();
+        }
+    }
+}

@@ -1,0 +1,205 @@
+using System.Text.Json.Nodes;
+using Offload.Compression.Quantization;
+using Offload.Model.Config;
+using Offload.Model.Naming;
+using Offload.Model.SafeTensors;
+using Offload.Protocol;
+using Offload.Tensors;
+
+namespace Offload.Compression.Checkpoint;
+
+/// <summary>
+/// Writes a compressed-tensors checkpoint (spec §10): every parameter in state-dict order, quantized linears replaced by
+/// their compressed tensors (pack-quantized: weight_packed int32 [out, ⌈in·b/32⌉], weight_shape int64 [2], weight_scale
+/// in the scale dtype, asymmetric group/channel zero-points packed along dim 0, weight_g_idx for actorder=group;
+/// int-/naive-quantized: weight int8 [out, in], weight_scale, weight_zero_point int8 when asymmetric), sharded
+/// safetensors with an index, config.json = the source config plus quantization_config (keys sorted, indent 2), and the
+/// source's tokenizer files. Everything is written into a temporary sibling folder renamed to the output at the end.
+/// </summary>
+public static class CompressedTensorsWriter
+{
+    /// <summary>Source files copied beside the weights when present.</summary>
+    public static IReadOnlyList<string> CopiedFiles { get; } =
+        ["tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json", "added_tokens.json", "vocab.json",
+         "merges.txt", "generation_config.json", "tokenizer.bin", "chat_template.jinja"];
+
+    /// <summary>
+    /// Writes the checkpoint into <paramref name="outDir"/> (which must not exist or be empty).
+    /// <paramref name="dense"/>(name) returns an unquantized parameter (disposed by the writer);
+    /// <paramref name="quantized"/>(module) returns the quantized linear of every module the plan gives weight args.
+    /// Returns the files written.
+    /// </summary>
+    public static IReadOnlyList<string> Write(string outDir, string sourceDir, QuantizationPlan plan, Func<string, Tensor> dense,
+        Func<string, QuantizedLinear> quantized, CompressedCheckpointOptions? options = null)
+    {
+        options ??= new CompressedCheckpointOptions();
+        var configPath = Path.Combine(sourceDir, LlamaConfig.FileName);
+        if (!File.Exists(configPath))
+            throw new CompressedCheckpointException($"{sourceDir}: no config.json in the source model folder; pass the folder the model was loaded from");
+        var config = LlamaConfig.Load(configPath);
+        if (plan.KvCacheScheme is not null)
+            throw new CompressedCheckpointException($"{outDir}: kv_cache_scheme is not supported by this writer; remove it from the recipe");
+        var full = Path.GetFullPath(outDir).TrimEnd(Path.DirectorySeparatorChar);
+        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
+            throw new CompressedCheckpointException($"{full}: output folder exists and is not empty; remove it or choose another --out");
+        var temp = $"{full}.tmp-{Guid.NewGuid():N}";
+        var schemes = plan.Resolve(config);
+        var formats = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            using (var writer = SafetensorsCheckpointWriter.CreateIncremental(temp, options.MaxShardBytes))
+            {
+                foreach (var spec in ModuleTree.Parameters(config))
+                {
+                    var module = spec.Name.EndsWith(".weight", StringComparison.Ordinal) ? spec.Name[..^".weight".Length] : null;
+                    if (module is not null && schemes.TryGetValue(module, out var scheme) && scheme.Weights is not null)
+                    {
+                        var q = quantized(module);
+                        if (q.Module != module) throw new ArgumentException($"asked for '{module}', got '{q.Module}'");
+                        var format = CompressionFormat.For(q.Scheme, module);
+                        formats[module] = format;
+                        foreach (var (name, t) in Compress(q, format))
+                        {
+                            using (t) writer.Write(name, t);
+                        }
+                    }
+                    else
+                    {
+                        using var t = dense(spec.Name);
+                        writer.Write(spec.Name, t);
+                    }
+                }
+                writer.Commit();
+            }
+            var configNode = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject
+                ?? throw new CompressedCheckpointException($"{configPath}: config.json is not a JSON object");
+            configNode["quantization_config"] = QuantizationConfigJson(config, plan, schemes, formats, options);
+            SortedJson.WriteFile(Path.Combine(temp, LlamaConfig.FileName), configNode);
+            foreach (var name in CopiedFiles)
+            {
+                var src = Path.Combine(sourceDir, name);
+                if (File.Exists(src)) File.Copy(src, Path.Combine(temp, name));
+            }
+            if (Directory.Exists(full)) Directory.Delete(full);
+            Directory.Move(temp, full);
+        }
+        catch
+        {
+            try { if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true); } catch (IOException) { }
+            throw;
+        }
+        return Directory.GetFiles(full).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+    }
+
+    /// <summary>The compressed tensors of one linear (names prefixed with the module), sorted by name.</summary>
+    public static IReadOnlyList<(string Name, Tensor Tensor)> Compress(QuantizedLinear q, string format)
+    {
+        var args = q.Scheme.Weights!;
+        var w = q.Weight;
+        if (w.Rank != 2) throw new ArgumentException($"{q.Module}: expected a [out, in] weight, got {w}");
+        var rows = checked((int)w.Dim(0));
+        var cols = checked((int)w.Dim(1));
+        var l = q.QParams.Layout;
+        if (l.Rows != rows || l.Cols != cols) throw new ArgumentException($"{q.Module}: qparams are for [{l.Rows}, {l.Cols}], weight is [{rows}, {cols}]");
+        var codes = new sbyte[rows * cols];
+        WeightQuantizer.Quantize(w.ToFloatArray(), q.QParams, args, QuantMath.Promote(w.DType, q.QParams.ScaleDType), codes, q.GIdx);
+        var p = q.Module + ".";
+        var result = new List<(string, Tensor)>();
+        try
+        {
+            result.Add((p + "weight_scale", ScaleTensor(q.QParams)));
+            if (q.GIdx is not null) result.Add((p + "weight_g_idx", Tensor.FromSpan<int>(q.GIdx, cols)));
+            if (format == CompressionFormat.PackQuantized)
+            {
+                var bits = args.NumBits;
+                var packed = new int[rows * Int32Packer.PackedLength(cols, bits)];
+                Int32Packer.Pack(codes, rows, cols, bits, packed);
+                result.Add((p + "weight_packed", Tensor.FromSpan<int>(packed, rows, Int32Packer.PackedLength(cols, bits))));
+                result.Add((p + "weight_shape", Tensor.FromSpan<long>([rows, cols], 2)));
+                if (!args.Symmetric)
+                {
+                    var zp = ZeroPointCodes(q.QParams);
+                    if (l.Strategy is QuantizationStrategy.Group or QuantizationStrategy.Channel)
+                    {
+                        var words = Int32Packer.PackedLength(l.QRows, bits);
+                        var zpPacked = new int[words * l.QCols];
+                        Int32Packer.PackDim0(zp, l.QRows, l.QCols, bits, zpPacked);
+                        result.Add((p + "weight_zero_point", Tensor.FromSpan<int>(zpPacked, words, l.QCols)));
+                    }
+                    else
+                    {
+                        result.Add((p + "weight_zero_point", ZeroPointTensor(zp, l)));
+                    }
+                }
+            }
+            else
+            {
+                result.Add((p + "weight", Tensor.FromSpan<sbyte>(codes, rows, cols)));
+                if (!args.Symmetric) result.Add((p + "weight_zero_point", ZeroPointTensor(ZeroPointCodes(q.QParams), l)));
+            }
+            result.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
+            return result;
+        }
+        catch
+        {
+            foreach (var (_, t) in result) t.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The scale tensor in the scale dtype: tensor [1], channel [out, 1], group [out, G], block [⌈out/bh⌉, ⌈in/bw⌉].</summary>
+    public static Tensor ScaleTensor(QParams qp)
+    {
+        var l = qp.Layout;
+        long[] shape = l.Strategy == QuantizationStrategy.Tensor ? [1] : [l.QRows, l.QCols];
+        using var f32 = Tensor.FromArray(qp.Scale, shape);
+        return qp.ScaleDType == DType.F32 ? f32.Clone() : f32.To(qp.ScaleDType);
+    }
+
+    private static sbyte[] ZeroPointCodes(QParams qp)
+    {
+        var zp = new sbyte[qp.ZeroPoint.Length];
+        for (var i = 0; i < zp.Length; i++) zp[i] = checked((sbyte)qp.ZeroPoint[i]);
+        return zp;
+    }
+
+    private static Tensor ZeroPointTensor(sbyte[] zp, QParamLayout l) =>
+        l.Strategy == QuantizationStrategy.Tensor ? Tensor.FromSpan<sbyte>(zp, 1) : Tensor.FromSpan<sbyte>(zp, l.QRows, l.QCols);
+
+    /// <summary>quantization_config of spec §10.1 for the modules written.</summary>
+    public static JsonObject QuantizationConfigJson(LlamaConfig config, QuantizationPlan plan, IReadOnlyDictionary<string, QuantizationScheme> schemes,
+        IReadOnlyDictionary<string, string> formats, CompressedCheckpointOptions options)
+    {
+        var groups = new JsonObject();
+        var unique = new List<QuantizationScheme>();
+        var ignore = new JsonArray();
+        foreach (var m in ModuleTree.Modules(config))
+        {
+            if (schemes.TryGetValue(m.Name, out var s))
+            {
+                var withFormat = formats.TryGetValue(m.Name, out var f) ? s.WithFormat(f) : s;
+                if (!unique.Contains(withFormat)) unique.Add(withFormat);
+            }
+            else if (plan.Groups.Any(g => g.Targets.Any(t => TargetMatcher.MatchName(m.Name, t) || TargetMatcher.MatchClass(m, t))))
+            {
+                ignore.Add(m.Name);
+            }
+        }
+        for (var i = 0; i < unique.Count; i++) groups[$"group_{i}"] = unique[i].ToJson();
+        var distinct = formats.Values.Distinct().ToList();
+        var format = distinct.Count switch { 0 => CompressionFormat.Dense, 1 => distinct[0], _ => CompressionFormat.MixedPrecision };
+        return new JsonObject
+        {
+            ["config_groups"] = groups,
+            ["format"] = format,
+            ["global_compression_ratio"] = null,
+            ["ignore"] = ignore,
+            ["kv_cache_scheme"] = plan.KvCacheScheme?.ToJson(),
+            ["quant_method"] = "compressed-tensors",
+            ["quantization_status"] = "compressed",
+            ["sparsity_config"] = new JsonObject(),
+            ["transform_config"] = options.TransformConfig?.DeepClone() ?? new JsonObject(),
+            ["version"] = options.Version,
+        };
+    }
+}

@@ -1,0 +1,193 @@
+using System.Numerics.Tensors;
+using Offload.Compression.Quantization;
+using Offload.Protocol;
+using Offload.Tensors.Kernels;
+
+namespace Offload.Compression.Gptq;
+
+/// <summary>
+/// llm-compressor's <c>quantize_weight</c> (spec §8.3). Qparams are fixed before the sweep from the un-updated weight
+/// (on the permuted weight for actorder=group); actorder group/weight process columns by descending diag(H); dead
+/// columns (diag 0) get H=1 and W=0; H is damped by frac·mean(diag); U is the upper Cholesky factor of H⁻¹; columns are
+/// fake-quantized one by one and the error is spread over the later columns of the block (rank-1) and, per block, over the
+/// rest of the matrix (one GEMM). A failed Cholesky falls back to U = I (round to nearest), as the reference does.
+/// Precision: the sweep is f32 as in the reference; the factor U runs in f64 (DESIGN §3), which only removes f32
+/// round-off from U. The weight is kept transposed ([in, out]) during the sweep so
+/// every column update is a contiguous axpy.
+/// </summary>
+public static class GptqSolver
+{
+    /// <summary>
+    /// w: [rows, cols] values of <paramref name="weightDType"/> (as f32); h: [cols, cols] f32, the normalized Hessian (not
+    /// modified). Weight args must be int with tensor, channel, group or block strategy.
+    /// </summary>
+    public static GptqResult QuantizeWeight(ReadOnlySpan<float> w, int rows, int cols, ReadOnlySpan<float> h, QuantizationArgs args,
+        DType weightDType, GptqOptions? options = null, string module = "weight") =>
+        QuantizeWeight(w, rows, cols, Factor(h, cols, args.ActOrder is not null, options), args, weightDType, options, module);
+
+    /// <summary>
+    /// Steps 2–5 of §8.3 that depend only on H (so linears reading one input share them): the column order (descending
+    /// diag(H) when <paramref name="ordered"/>), the dead columns, the dampening and the upper factor U of H⁻¹, computed
+    /// in f64 as U = J·L′⁻¹·J with L′ the lower Cholesky factor of J·H·J (J reverses the index order) — the same U as
+    /// cholesky(cholesky_inverse(cholesky(H)), upper) with half the O(n³) work. h: [cols, cols] f32 normalized Hessian.
+    /// </summary>
+    public static GptqFactor Factor(ReadOnlySpan<float> h, int cols, bool ordered, GptqOptions? options = null)
+    {
+        options ??= new GptqOptions();
+        if (h.Length != (long)cols * cols) throw new ArgumentException($"H holds {h.Length} values, expected {cols}×{cols}");
+        var perm = new int[cols];
+        for (var i = 0; i < cols; i++) perm[i] = i;
+        if (ordered)
+        {
+            var diag = new float[cols];
+            for (var i = 0; i < cols; i++) diag[i] = h[i * cols + i];
+            // Descending diag; ties keep column order.
+            Array.Sort(perm, (a, b) => diag[a] != diag[b] ? diag[b].CompareTo(diag[a]) : a.CompareTo(b));
+        }
+        // R = J·P·H·Pᵀ·J (permuted, then index-reversed), f64.
+        var n = cols;
+        var r = new double[(long)n * n];
+        for (var i = 0; i < n; i++)
+        {
+            var src = perm[n - 1 - i] * n;
+            var dst = (long)i * n;
+            for (var j = 0; j < n; j++) r[dst + j] = h[src + perm[n - 1 - j]];
+        }
+        var dead = new bool[n];
+        for (var j = 0; j < n; j++)
+        {
+            var d = (long)(n - 1 - j) * n + (n - 1 - j);
+            if (r[d] != 0) continue;
+            r[d] = 1;
+            dead[j] = true;
+        }
+        var mean = 0.0;
+        for (var j = 0; j < n; j++) mean += r[(long)j * n + j];
+        mean /= n;
+        var damp = options.DampeningFrac * mean;
+        for (var j = 0; j < n; j++) r[(long)j * n + j] += damp;
+
+        var u = new float[(long)n * n];
+        var ok = Linalg.Dpotrf(Triangle.Lower, n, r, n) == 0 && Linalg.Dtrtri(Triangle.Lower, n, r, n) == 0;
+        if (ok)
+        {
+            // U[i, j] = L′⁻¹[n−1−i, n−1−j] for j ≥ i.
+            for (var i = 0; i < n; i++)
+            {
+                var src = (long)(n - 1 - i) * n;
+                var dst = (long)i * n;
+                for (var j = i; j < n; j++) u[dst + j] = (float)r[src + (n - 1 - j)];
+            }
+        }
+        else
+        {
+            for (var i = 0; i < n; i++) u[(long)i * n + i] = 1f;
+        }
+        return new GptqFactor(perm, dead, u, !ok);
+    }
+
+    /// <summary>quantize_weight with a precomputed <see cref="Factor"/> (its ordering must match the args' actorder).</summary>
+    public static GptqResult QuantizeWeight(ReadOnlySpan<float> w, int rows, int cols, GptqFactor factor, QuantizationArgs args,
+        DType weightDType, GptqOptions? options = null, string module = "weight")
+    {
+        options ??= new GptqOptions();
+        if (w.Length != (long)rows * cols) throw new ArgumentException($"w holds {w.Length} values, expected {rows}×{cols}");
+        if (factor.Perm.Length != cols) throw new ArgumentException($"the factor is for {factor.Perm.Length} columns, the weight has {cols}");
+        var layout = QParamLayout.For(args, rows, cols, module);
+        var perm = factor.Perm;
+        var groupOrder = args.ActOrder.IsGroupOrder();
+
+        // Qparams from the un-updated weight (permuted for actorder=group).
+        QParams qp;
+        if (groupOrder)
+        {
+            var wp = new float[w.Length];
+            for (var r = 0; r < rows; r++)
+            for (var j = 0; j < cols; j++)
+                wp[r * cols + j] = w[r * cols + perm[j]];
+            qp = WeightObserver.Observe(wp, rows, cols, args, weightDType, module);
+        }
+        else
+        {
+            qp = WeightObserver.Observe(w, rows, cols, args, weightDType, module);
+        }
+        // qparam column of each processed (permuted) position.
+        var colGroup = new int[cols];
+        for (var j = 0; j < cols; j++) colGroup[j] = layout.ColumnGroup(groupOrder ? j : perm[j], default);
+        var rowGroup = new int[rows];
+        for (var r = 0; r < rows; r++) rowGroup[r] = layout.RowGroup(r) * layout.QCols;
+
+        // Wt: [cols, rows] in processing order; dead columns zeroed.
+        var wt = new float[(long)cols * rows];
+        for (var r = 0; r < rows; r++)
+        for (var j = 0; j < cols; j++)
+            wt[(long)j * rows + r] = factor.Dead[j] ? 0f : w[r * cols + perm[j]];
+
+        var loss = Sweep(wt, rows, cols, factor.U, options.BlockSize, qp, args, colGroup, rowGroup);
+
+        // Back to [rows, cols] in the original column order, values of the weight dtype.
+        var result = new float[w.Length];
+        for (var j = 0; j < cols; j++)
+        {
+            var c = perm[j];
+            var src = wt.AsSpan(j * rows, rows);
+            for (var r = 0; r < rows; r++) result[r * cols + c] = QuantMath.RoundTo(src[r], weightDType);
+        }
+        int[]? gIdx = null;
+        if (groupOrder)
+        {
+            gIdx = new int[cols];
+            for (var j = 0; j < cols; j++) gIdx[perm[j]] = colGroup[j];
+        }
+        return new GptqResult(result, qp, gIdx, loss, factor.FellBackToRtn);
+    }
+
+    private static double Sweep(float[] wt, int rows, int cols, float[] u, int blockSize, QParams qp, QuantizationArgs args, int[] colGroup, int[] rowGroup)
+    {
+        var (qmin, qmax) = (args.QMin, args.QMax);
+        var scaleDType = qp.ScaleDType;
+        var computeDType = QuantMath.Promote(DType.F32, scaleDType);
+        var errBlock = new float[(long)Math.Min(blockSize, cols) * rows]; // [B, rows]
+        var e = new float[rows];
+        var loss = 0.0;
+        for (var i1 = 0; i1 < cols; i1 += blockSize)
+        {
+            var i2 = Math.Min(i1 + blockSize, cols);
+            var count = i2 - i1;
+            for (var i = i1; i < i2; i++)
+            {
+                var col = wt.AsSpan(i * rows, rows);
+                var d = u[(long)i * cols + i];
+                var g = colGroup[i];
+                var columnLoss = 0.0;
+                for (var r = 0; r < rows; r++)
+                {
+                    var q = rowGroup[r] + g;
+                    var x = col[r];
+                    var fq = QuantMath.FakeQuantize(x, qp.Scale[q], qp.ZeroPoint[q], qmin, qmax, computeDType, scaleDType);
+                    var diff = x - fq;
+                    columnLoss += diff * diff / (d * d);
+                    e[r] = diff / d;
+                    col[r] = fq;
+                }
+                loss += columnLoss / 2;
+                e.AsSpan().CopyTo(errBlock.AsSpan((i - i1) * rows, rows));
+                // Later columns of the block: W[:, j] −= e · U[i, j].
+                for (var j = i + 1; j < i2; j++)
+                {
+                    var uij = u[(long)i * cols + j];
+                    if (uij != 0f) TensorPrimitives.MultiplyAdd(e, -uij, wt.AsSpan(j * rows, rows), wt.AsSpan(j * rows, rows));
+                }
+            }
+            // The rest: Wt[i2:, :] −= U[i1:i2, i2:]ᵀ · Err[B, rows].
+            if (i2 < cols)
+            {
+                Gemm.Sgemm(true, false, cols - i2, rows, count, -1f,
+                    u.AsSpan((int)((long)i1 * cols + i2)), cols,
+                    errBlock.AsSpan(0, count * rows), rows, 1f,
+                    wt.AsSpan((int)((long)i2 * rows)), rows);
+            }
+        }
+        return loss;
+    }
+}

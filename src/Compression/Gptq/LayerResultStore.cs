@@ -1,0 +1,82 @@
+using System.Globalization;
+using Offload.Compression.Quantization;
+using Offload.Model.SafeTensors;
+using Offload.Protocol;
+using Offload.Tensors;
+
+namespace Offload.Compression.Gptq;
+
+/// <summary>
+/// Keeps each layer's <see cref="LinearQuantization"/>s on disk (one safetensors file per layer, written under a
+/// temporary name and renamed), so a resumed job still has the qparams and weights of the layers it does not redo and
+/// writes the same checkpoint as an uninterrupted one. Per module: weight (its dtype, fake-quantized), weight_scale
+/// (scale dtype), weight_zero_point (int32, unpacked), weight_g_idx (int32, when present); metadata: scheme JSON, loss,
+/// fallback flag.
+/// </summary>
+public sealed class LayerResultStore(string directory)
+{
+    public string Directory { get; } = directory;
+
+    public string PathOf(int layer) => System.IO.Path.Combine(Directory, string.Create(CultureInfo.InvariantCulture, $"layer-{layer:D5}.safetensors"));
+
+    public void Save(int layer, IReadOnlyList<LinearQuantization> results)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        var tensors = new List<(string, Tensor)>();
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var r in results)
+            {
+                var p = r.Module + ".";
+                tensors.Add((p + "weight", r.WeightTensor()));
+                var l = r.QParams.Layout;
+                using (var s = Tensor.FromArray(r.QParams.Scale, l.QRows, l.QCols))
+                    tensors.Add((p + "weight_scale", r.QParams.ScaleDType == DType.F32 ? s.Clone() : s.To(r.QParams.ScaleDType)));
+                tensors.Add((p + "weight_zero_point", Tensor.FromSpan<int>(r.QParams.ZeroPoint, l.QRows, l.QCols)));
+                if (r.GIdx is not null) tensors.Add((p + "weight_g_idx", Tensor.FromSpan<int>(r.GIdx, r.Cols)));
+                meta[p + "scheme"] = r.Scheme.ToJson().ToJsonString();
+                meta[p + "loss"] = r.Loss.ToString("R", CultureInfo.InvariantCulture);
+                meta[p + "fallback"] = r.FellBackToRtn ? "1" : "0";
+            }
+            meta["modules"] = string.Join(",", results.Select(r => r.Module));
+            SafetensorsWriter.WriteFile(PathOf(layer), tensors, meta);
+        }
+        finally
+        {
+            foreach (var (_, t) in tensors) t.Dispose();
+        }
+    }
+
+    /// <summary>The saved results of <paramref name="layer"/>, or null when none were saved.</summary>
+    public IReadOnlyList<LinearQuantization>? Load(int layer)
+    {
+        var path = PathOf(layer);
+        if (!File.Exists(path)) return null;
+        using var f = SafetensorsFile.Open(path);
+        var modules = f.Metadata.TryGetValue("modules", out var m) && m.Length > 0 ? m.Split(',') : [];
+        var results = new List<LinearQuantization>();
+        foreach (var module in modules)
+        {
+            var p = module + ".";
+            using var w = f.Get(p + "weight");
+            using var s = f.Get(p + "weight_scale");
+            using var z = f.Get(p + "weight_zero_point");
+            using var doc = System.Text.Json.JsonDocument.Parse(f.Metadata[p + "scheme"]);
+            var scheme = QuantizationScheme.FromJson(doc.RootElement, path);
+            var rows = checked((int)w.Dim(0));
+            var cols = checked((int)w.Dim(1));
+            var layout = QParamLayout.For(scheme.Weights!, rows, cols, module);
+            var qp = new QParams(layout, s.ToFloatArray(), z.ReadOnlySpan<int>().ToArray(), s.DType);
+            int[]? gIdx = null;
+            if (f.Contains(p + "weight_g_idx"))
+            {
+                using var g = f.Get(p + "weight_g_idx");
+                gIdx = g.ReadOnlySpan<int>().ToArray();
+            }
+            results.Add(new LinearQuantization(module, scheme, w.ToFloatArray(), rows, cols, w.DType, qp, gIdx,
+                double.Parse(f.Metadata[p + "loss"], CultureInfo.InvariantCulture), f.Metadata[p + "fallback"] == "1"));
+        }
+        return results;
+    }
+}

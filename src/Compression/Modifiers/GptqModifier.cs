@@ -1,0 +1,73 @@
+using Offload.Compression.Gptq;
+using Offload.Compression.Quantization;
+using Offload.Compression.Sequential;
+using Offload.Model.Config;
+using Offload.Model.Forward;
+using Offload.Model.Naming;
+
+namespace Offload.Compression.Modifiers;
+
+/// <summary>
+/// llm-compressor's GPTQModifier as a sequential-job listener. At each SEQUENTIAL_EPOCH_END the layer's calibration
+/// inputs (from <see cref="ILayerContext.GetInput"/>, in batch order, so the Hessian sums do not depend on how many
+/// devices produced them) run once more through the unquantized layer with Hessian capture — the seam gives layer
+/// inputs, not per-linear inputs, so the linears' inputs are recomputed here with <see cref="HookedDecoderLayer"/> — then
+/// every targeted linear is solved (concurrently) and its weight replaced by the fake-quantized one, which the runtime
+/// re-runs to feed the next layer (error propagation). <see cref="Results"/> keeps each linear's qparams for the
+/// checkpoint writer; with a <c>stateDir</c> each layer's results are also saved there and a resumed job reloads the
+/// layers it does not redo, so its checkpoint is the same as an uninterrupted run's.
+/// </summary>
+public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = null, IReadOnlyList<ILinearInputHook>? onlineHooks = null,
+    string? stateDir = null) : IJobListener
+{
+    private readonly LayerResultStore? _store = stateDir is null ? null : new LayerResultStore(stateDir);
+    private readonly GptqOptions _options = options ?? new GptqOptions();
+    private readonly Dictionary<string, LinearQuantization> _results = new(StringComparer.Ordinal);
+    private LlamaConfig? _config;
+    private IReadOnlyDictionary<string, QuantizationScheme>? _schemes;
+
+    public QuantizationPlan Plan => plan;
+
+    /// <summary>Every quantized linear so far, by module name.</summary>
+    public IReadOnlyDictionary<string, LinearQuantization> Results => _results;
+
+    /// <summary>Per-layer time split of the layers done in this process.</summary>
+    public Dictionary<int, LayerTimings> Timings { get; } = [];
+
+    public void OnInitialize(JobStartInfo info)
+    {
+        _config = info.Config;
+        _schemes = plan.Resolve(info.Config);
+        _results.Clear();
+        if (_store is null) return;
+        for (var layer = 0; layer < info.FirstLayer; layer++)
+        {
+            var saved = _store.Load(layer)
+                ?? throw new QuantizationConfigException($"{_store.PathOf(layer)}: missing GPTQ results of layer {layer} for the resumed job; start the job again without --resume");
+            foreach (var r in saved) _results[r.Module] = r;
+        }
+    }
+
+    public void OnCalibrationStart() { }
+
+    public void OnSequentialEpochEnd(int layer, ILayerContext context)
+    {
+        var config = _config ?? throw new InvalidOperationException("OnInitialize was not called");
+        var names = new HashSet<string>(context.ParameterNames, StringComparer.Ordinal);
+        using var weights = DecoderLayerWeights.From(config, layer, n => names.Contains(n) ? context.GetParameter(n) : null, $"layer {layer}");
+        var timings = new LayerTimings();
+        var results = LayerQuantizer.Quantize(config, layer, weights, _schemes!, QuantizationMethod.Gptq, context.GetInput, context.BatchCount,
+            _options, timings, onlineHooks);
+        Timings[layer] = timings;
+        _store?.Save(layer, results);
+        foreach (var r in results)
+        {
+            context.ReplaceParameter(ModuleNames.Weight(r.Module), r.WeightTensor());
+            _results[r.Module] = r;
+        }
+    }
+
+    public void OnCalibrationEnd() { }
+
+    public void OnFinalize() { }
+}

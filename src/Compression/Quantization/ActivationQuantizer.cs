@@ -1,0 +1,55 @@
+using Offload.Protocol;
+
+namespace Offload.Compression.Quantization;
+
+/// <summary>
+/// Dynamic activation fake-quantization (spec §7.3 "dynamic"): qparams computed on the fly from each token's min and
+/// max (token strategy), the whole tensor's (tensor) or each token's groups of group_size (group), then
+/// quantize-dequantize in f32, the dtype of the forward pass.
+/// </summary>
+public static class ActivationQuantizer
+{
+    /// <summary>x: [tokens, width] f32, fake-quantized in place.</summary>
+    public static void FakeQuantizeDynamic(Span<float> x, int tokens, int width, QuantizationArgs args)
+    {
+        if (!args.IsDynamic) throw new QuantizationConfigException($"activations {args}: static activation quantization needs calibrated scales; use dynamic: true");
+        if ((long)tokens * width != x.Length) throw new ArgumentException($"expected {tokens}×{width} values, got {x.Length}");
+        switch (args.Strategy)
+        {
+            case QuantizationStrategy.Token:
+                for (var t = 0; t < tokens; t++) FakeQuantizeRange(x.Slice(t * width, width), args);
+                break;
+            case QuantizationStrategy.Tensor:
+                FakeQuantizeRange(x, args);
+                break;
+            case QuantizationStrategy.Group:
+            {
+                var g = args.GroupSize!.Value;
+                if (width >= g && width % g != 0)
+                    throw new QuantizationConfigException($"activations: width {width} is not a multiple of group_size {g}; pick a group size that divides it");
+                for (var t = 0; t < tokens; t++)
+                for (var c0 = 0; c0 < width; c0 += g)
+                    FakeQuantizeRange(x.Slice(t * width + c0, Math.Min(g, width - c0)), args);
+                break;
+            }
+            default:
+                throw new QuantizationConfigException($"activations: dynamic strategy '{args.Strategy.ToName()}' is not supported; use token, tensor or group");
+        }
+    }
+
+    private static void FakeQuantizeRange(Span<float> v, QuantizationArgs args)
+    {
+        var min = float.PositiveInfinity;
+        var max = float.NegativeInfinity;
+        foreach (var e in v)
+        {
+            if (e < min) min = e;
+            if (e > max) max = e;
+        }
+        var scaleDType = args.ScaleDType ?? DType.F32;
+        var (scale, zp) = QuantMath.Calculate(min, max, args, DType.F32, scaleDType);
+        var computeDType = QuantMath.Promote(DType.F32, scaleDType);
+        var (qmin, qmax) = (args.QMin, args.QMax);
+        for (var i = 0; i < v.Length; i++) v[i] = QuantMath.FakeQuantize(v[i], scale, zp, qmin, qmax, computeDType, scaleDType);
+    }
+}
