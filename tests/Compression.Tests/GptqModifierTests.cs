@@ -31,6 +31,7 @@ public class GptqModifierTests(StoriesModelFixture f)
 
         public int BatchCount => inputs.Count;
         public Tensor GetInput(int batch) => inputs[batch].Share();
+        public Tensor GetOutput(int batch) => throw new NotSupportedException("the GPTQ modifier reads only the layer inputs");
         public ISharedTransformCache Transforms => throw new NotSupportedException("no transforms in this test");
     }
 
