@@ -99,14 +99,15 @@ public sealed class HookedDecoderLayer : IDecoderLayer, IDisposable
     }
 
     // q, o: [batch·seq, heads·d]; k, v: [batch·seq, kv_heads·d]. Query i sees keys [max(0, i − window + 1), i].
-    // One (batch row, head) per parallel job; each writes its own columns of o.
+    // One (batch row, head) after another (each GEMM already uses every BLAS thread; nesting parallel loops over a
+    // multi-threaded BLAS oversubscribed the cores, see Model's Attention); each job writes its own columns of o.
     private void CausalAttention(Tensor q, Tensor k, Tensor v, Tensor o, int batch, int seq)
     {
         var c = _config;
         int heads = c.NumAttentionHeads, d = c.HeadDim, qDim = c.QDim, kvDim = c.KvDim, group = c.GroupSize;
         var scale = 1f / MathF.Sqrt(d);
         var window = _window;
-        Parallel.For(0, batch * heads, job =>
+        for (var job = 0; job < batch * heads; job++)
         {
             var b = job / heads;
             var h = job % heads;
@@ -133,7 +134,7 @@ public sealed class HookedDecoderLayer : IDecoderLayer, IDisposable
             {
                 ArrayPool<float>.Shared.Return(scores);
             }
-        });
+        }
     }
 
     public void Dispose()
