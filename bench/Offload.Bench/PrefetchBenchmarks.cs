@@ -19,8 +19,8 @@ namespace Offload.Bench;
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 1, iterationCount: 3)]
 public class PrefetchBenchmarks
 {
-    private const int Seq = 64;
-    private const int Windows = 2;
+    private const int Seq = 512;
+    private const int Windows = 4;
     private const int Layers = 16;
 
     private string _dir = null!;
