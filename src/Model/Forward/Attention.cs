@@ -58,7 +58,7 @@ internal static unsafe class Attention
                         var hi = pos - kLo;                                          // inclusive
                         var row = scores.Slice(i * n, n);
                         row[..lo].Clear();
-                        ModelKernels.SoftmaxInPlace(row[lo..(hi + 1)]);
+                        Activations.Softmax(row[lo..(hi + 1)], row[lo..(hi + 1)], hi + 1 - lo);
                         row[(hi + 1)..].Clear();
                     }
                     Gemm.Sgemm(false, false, rows, headDim, n, 1f, scores, n, vs[(kLo * kvDim)..], kvDim, 0f, os[(i0 * qDim)..], qDim);

@@ -1,3 +1,4 @@
+using Offload.Tensors.Kernels;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Offload.Model.Config;
 using Offload.Protocol;
@@ -59,20 +60,19 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
         {
             using (var normed = Tensor.Empty(DType.F32, tokens, hidden))
             {
-                ModelKernels.RmsNorm(x.ReadOnlySpan<float>(), _inputNorm, eps, normed.Span<float>());
+                Normalization.RmsNorm(x.ReadOnlySpan<float>(), _inputNorm, eps, normed.Span<float>(), _inputNorm.Length);
                 using var attn = SelfAttention(normed, batch, seq, start, cache); // [tokens, q_dim]
                 using var o = Linear(attn, Weights.OProj, Weights.OBias, LayerLinear.OProj, tokens); // [tokens, hidden]
                 TensorPrimitives.Add(residual.Span<float>(), o.ReadOnlySpan<float>(), residual.Span<float>());
             }
             using (var normed = Tensor.Empty(DType.F32, tokens, hidden))
             {
-                ModelKernels.RmsNorm(residual.ReadOnlySpan<float>(), _postNorm, eps, normed.Span<float>());
+                Normalization.RmsNorm(residual.ReadOnlySpan<float>(), _postNorm, eps, normed.Span<float>(), _postNorm.Length);
                 var (gate, up) = GateUp(normed, tokens);                                // [tokens, intermediate] ×2
                 using var gateOwned = gate;
                 using (up)
-                using (var scratch = Tensor.Empty(DType.F32, tokens, _config.IntermediateSize))
                 {
-                    ModelKernels.SiluMul(gate.Span<float>(), up.ReadOnlySpan<float>(), scratch.Span<float>());
+                    Activations.SwiGlu(gate.ReadOnlySpan<float>(), up.ReadOnlySpan<float>(), gate.Span<float>()); // in place, no scratch tensor
                 }
                 Hooks?.DownProjInput(Index, gate.Span<float>(), tokens);
                 using var down = Linear(gate, Weights.DownProj, Weights.DownBias, LayerLinear.DownProj, tokens); // [tokens, hidden]

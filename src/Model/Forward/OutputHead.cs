@@ -1,3 +1,4 @@
+using Offload.Tensors.Kernels;
 using Offload.Protocol;
 using Offload.Tensors;
 
@@ -34,7 +35,7 @@ public sealed class OutputHead : IDisposable
     public Tensor Normalize(Tensor hidden)
     {
         var result = Tensor.Empty(DType.F32, hidden.Shape.ToArray());
-        ModelKernels.RmsNorm(hidden.ReadOnlySpan<float>(), _norm, _eps, result.Span<float>());
+        Normalization.RmsNorm(hidden.ReadOnlySpan<float>(), _norm, _eps, result.Span<float>(), _norm.Length);
         return result;
     }
 
