@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Offload.Protocol.Telemetry;
+
+/// <summary>
+/// The telemetry contract of every Offload process (runtime-semantics.md §4): one Meter and one ActivitySource named
+/// "Offload", and the names of every instrument, span, attribute and phase. The instruments are created by
+/// <c>OffloadMetrics</c>; this file only fixes the names so that the runtime, the CLI's progress, the dashboard, the
+/// Grafana dashboard and the tests agree. Names are dotted lowercase, units UCUM.
+/// </summary>
+public static class OffloadTelemetry
+{
+    /// <summary>The Meter and ActivitySource name.</summary>
+    public const string Name = "Offload";
+
+    public static readonly ActivitySource Source = new(Name, typeof(OffloadTelemetry).Assembly.GetName().Version?.ToString());
+
+    public static readonly Meter Meter = new(Name, typeof(OffloadTelemetry).Assembly.GetName().Version?.ToString());
+
+    // ---- instrument names (unit, kind) ----------------------------------------------------------------------------
+    /// <summary>ObservableUpDownCounter, By; attribute hw.id (device).</summary>
+    public const string DeviceMemoryUsage = "offload.device.memory.usage";
+    /// <summary>ObservableUpDownCounter, By; attribute hw.id. The device's budget.</summary>
+    public const string DeviceMemoryLimit = "offload.device.memory.limit";
+    /// <summary>Counter, By; attributes offload.direction (h2d, d2h, disk_read, disk_write, peer), hw.id.</summary>
+    public const string TransferSize = "offload.transfer.size";
+    /// <summary>Histogram, s; attributes offload.direction, hw.id.</summary>
+    public const string TransferDuration = "offload.transfer.duration";
+    /// <summary>Histogram, s; attribute calibration.phase (one of <see cref="Phases"/>).</summary>
+    public const string PhaseDuration = "offload.calibration.layer.duration";
+    /// <summary>Counter, {layer}; attribute offload.job.kind.</summary>
+    public const string LayersCompleted = "offload.calibration.layers.completed";
+    /// <summary>Counter, {tensor}; attribute hw.id.</summary>
+    public const string TransformCacheHits = "offload.transform.cache.hits";
+    /// <summary>Counter, {tensor}; attribute hw.id.</summary>
+    public const string TransformCacheMisses = "offload.transform.cache.misses";
+    /// <summary>ObservableUpDownCounter, By; attribute hw.id. Bytes held by the device's shared transform cache.</summary>
+    public const string TransformCacheSize = "offload.transform.cache.size";
+    /// <summary>Counter, By. Activation bytes written to disk because the host budget was full.</summary>
+    public const string ActivationSpilled = "offload.activation.spilled";
+    /// <summary>ObservableUpDownCounter, {message}; attribute actor.type (low cardinality).</summary>
+    public const string MailboxDepth = "offload.mailbox.depth";
+    /// <summary>Histogram, 1; attribute gptq.module (the module's kind: q_proj, k_proj, …, not its full name). The loss per module.</summary>
+    public const string GptqLoss = "offload.gptq.loss";
+
+    // ---- spans ----------------------------------------------------------------------------------------------------
+    /// <summary>One per job; tags offload.job.kind, offload.layers, offload.batches, offload.devices.</summary>
+    public const string JobSpan = "offload.job";
+    /// <summary>One per decoder layer (and "embed" / "head"), child of the job span; tag offload.layer.</summary>
+    public const string LayerSpan = "offload.layer";
+    /// <summary>One per phase of a layer, child of the layer span; tags calibration.phase, offload.layer.</summary>
+    public const string PhaseSpan = "offload.phase";
+    /// <summary>One per GPTQ-solved linear; tags gptq.module (full name), gptq.loss.</summary>
+    public const string GptqModuleSpan = "offload.gptq.module";
+
+    // ---- attributes -----------------------------------------------------------------------------------------------
+    public const string AttrDevice = "hw.id";
+    public const string AttrDirection = "offload.direction";
+    public const string AttrPhase = "calibration.phase";
+    public const string AttrLayer = "offload.layer";
+    public const string AttrJobKind = "offload.job.kind";
+    public const string AttrLayers = "offload.layers";
+    public const string AttrBatches = "offload.batches";
+    public const string AttrDevices = "offload.devices";
+    public const string AttrActorType = "actor.type";
+    public const string AttrGptqModule = "gptq.module";
+    public const string AttrGptqLoss = "gptq.loss";
+
+    /// <summary>The phases of a layer (runtime-semantics.md §4.5), in order.</summary>
+    public static class Phases
+    {
+        public const string Onload = "onload";
+        public const string Calibrate = "calibrate";
+        public const string Optimize = "optimize";
+        public const string Propagate = "propagate";
+        public const string Compress = "compress";
+        public const string Offload = "offload";
+        public const string Save = "save";
+    }
+
+    /// <summary>Transfer directions.</summary>
+    public static class Directions
+    {
+        public const string HostToDevice = "h2d";
+        public const string DeviceToHost = "d2h";
+        public const string DiskRead = "disk_read";
+        public const string DiskWrite = "disk_write";
+        public const string Peer = "peer";
+    }
+}
