@@ -12,6 +12,7 @@ using Offload.Model.Loading;
 using Offload.Model.Naming;
 using Offload.Model.SafeTensors;
 using Offload.Protocol;
+using Offload.Protocol.Telemetry;
 
 namespace Offload.Coordinator.Job;
 
@@ -54,6 +55,11 @@ public static class LayerwiseEvalJob
         using var checkpoint = SafetensorsCheckpoint.Open(dir);
         ModelLoader.Validate(config, checkpoint);
         var layers = config.NumHiddenLayers;
+        using var jobSpan = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.JobSpan);
+        jobSpan?.SetTag(OffloadTelemetry.AttrJobKind, options.JobKind);
+        jobSpan?.SetTag(OffloadTelemetry.AttrLayers, layers);
+        jobSpan?.SetTag(OffloadTelemetry.AttrBatches, batchCount);
+        jobSpan?.SetTag(OffloadTelemetry.AttrDevices, string.Join(",", options.Devices));
 
         var fingerprint = JobFingerprint.Compute(dir, checkpoint, options.JobDescription, seq, rowsPerBatch, windows);
         var journal = options.OutDir is null ? null : JobJournal.Open(options.OutDir, fingerprint, layers, batchCount, options.Resume);
@@ -180,16 +186,25 @@ public static class LayerwiseEvalJob
                 return (outputs, TimeSpan.FromTicks(computeTicks), TimeSpan.FromTicks(waitTicks));
             }
 
+            var kind = options.JobKind;
             for (var l = first; l < layers; l++)
             {
                 var sw = Stopwatch.StartNew();
-                var (outputs, compute, wait) = await DecoderPass(l, current).ConfigureAwait(false);
+                using var layerSpan = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.LayerSpan);
+                layerSpan?.SetTag(OffloadTelemetry.AttrLayer, l);
+                ActivationSet outputs;
+                TimeSpan compute, wait;
+                using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Calibrate, l))
+                    (outputs, compute, wait) = await DecoderPass(l, current).ConfigureAwait(false);
                 try
                 {
                     var context = new LayerContext(l, parts[l + 1].Params, current, outputs, devices[0].Transforms);
-                    foreach (var listener in listeners) listener.OnSequentialEpochEnd(l, context);
+                    if (listeners.Count > 0)
+                        using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Compress, l))
+                            foreach (var listener in listeners) listener.OnSequentialEpochEnd(l, context);
                     if (context.Modified)
                     {
+                        using var propagate = OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Propagate, l);
                         // Error propagation: the next layer sees the outputs of the modified layer.
                         await Offload(l + 1, drop: true).ConfigureAwait(false);
                         outputs.Dispose();
@@ -199,10 +214,14 @@ public static class LayerwiseEvalJob
                         compute += again.Compute;
                         wait += again.Wait;
                     }
-                    await Offload(l + 1, drop: false).ConfigureAwait(false);
+                    using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Offload, l))
+                        await Offload(l + 1, drop: false).ConfigureAwait(false);
                     JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{l}:before-commit"));
-                    journal?.CommitLayer(l, outputs);
+                    if (journal is not null)
+                        using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Save, l))
+                            journal.CommitLayer(l, outputs);
                     JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{l}:after"));
+                    OffloadTelemetry.LayersCompletedCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrJobKind, kind));
                 }
                 catch
                 {

@@ -38,6 +38,9 @@ public sealed record LayerwiseJobOptions
     /// <summary>Words that identify the job for the fingerprint besides the tokens (e.g. "eval first 64 windows").</summary>
     public string JobDescription { get; init; } = "layerwise-eval";
 
+    /// <summary>The job's kind in telemetry (offload.job.kind): "eval" or "compress".</summary>
+    public string JobKind { get; init; } = "eval";
+
     /// <summary>Delay used for simulated transfers; null = wall clock.</summary>
     public DeviceActors.ITransferDelay? TransferDelay { get; init; }
 

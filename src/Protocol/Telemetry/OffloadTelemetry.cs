@@ -44,6 +44,26 @@ public static class OffloadTelemetry
     /// <summary>Histogram, 1; attribute gptq.module (the module's kind: q_proj, k_proj, …, not its full name). The loss per module.</summary>
     public const string GptqLoss = "offload.gptq.loss";
 
+    // ---- push instruments (the observable ones are registered by the components that own the state) ----------
+    private static readonly double[] SecondsBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000];
+
+    public static readonly Counter<long> TransferSizeCounter = Meter.CreateCounter<long>(TransferSize, "By", "Bytes moved between tiers and devices");
+    public static readonly Histogram<double> TransferDurationHistogram = Meter.CreateHistogram(TransferDuration, "s", "Duration of one transfer",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+    public static readonly Histogram<double> PhaseDurationHistogram = Meter.CreateHistogram(PhaseDuration, "s", "Duration of one phase of one layer",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+    public static readonly Counter<long> LayersCompletedCounter = Meter.CreateCounter<long>(LayersCompleted, "{layer}", "Decoder layers completed by a job");
+    public static readonly Counter<long> TransformCacheHitsCounter = Meter.CreateCounter<long>(TransformCacheHits, "{tensor}", "Shared transform weights found in a device's cache");
+    public static readonly Counter<long> TransformCacheMissesCounter = Meter.CreateCounter<long>(TransformCacheMisses, "{tensor}", "Shared transform weights created in a device's cache");
+    public static readonly Counter<long> ActivationSpilledCounter = Meter.CreateCounter<long>(ActivationSpilled, "By", "Activation bytes spilled to disk beyond the host budget");
+    public static readonly Histogram<double> GptqLossHistogram = Meter.CreateHistogram<double>(GptqLoss, "1", "GPTQ reconstruction loss of one linear");
+
+    /// <summary>
+    /// Starts phase <paramref name="phase"/> of layer <paramref name="layer"/>: a child span of the current activity
+    /// (when anyone listens) and, on dispose, one <see cref="PhaseDuration"/> record.
+    /// </summary>
+    public static PhaseScope StartPhase(string jobKind, string phase, int layer) => new(jobKind, phase, layer);
+
     // ---- spans ----------------------------------------------------------------------------------------------------
     /// <summary>One per job; tags offload.job.kind, offload.layers, offload.batches, offload.devices.</summary>
     public const string JobSpan = "offload.job";
