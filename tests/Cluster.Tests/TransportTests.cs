@@ -83,7 +83,7 @@ public sealed class TransportTests(BrokerFixture fixture)
             m => EnvelopeCodec.CheckShardAddress(m.Envelope, EntityType, shard, settings.ShardCount)))
         {
             Assert.True(await TestCluster.WaitUntilAsync(() => handled.Count == 50, TimeSpan.FromSeconds(30)), $"handled {handled.Count} of 50");
-            Assert.True(await TestCluster.WaitUntilAsync(() => consumer.InFlight == 0, TimeSpan.FromSeconds(10)));
+            Assert.True(await TestCluster.WaitUntilAsync(() => MessageCount(topology.DeadLetterQueue).Result == 100 && consumer.InFlight == 0, TimeSpan.FromSeconds(30)));
         }
         Assert.Equal(good, handled.ToArray()); // in queue order, each once
 

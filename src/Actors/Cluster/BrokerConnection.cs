@@ -107,9 +107,14 @@ public sealed class BrokerConnection : IAsyncDisposable
     /// Publishes a persistent message and waits for the broker's confirm. Retries on a closed channel or a nack until
     /// <see cref="ClusterSettings.PublishTimeout"/>; an unroutable message (no such queue) fails at once.
     /// </summary>
-    public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, BasicProperties properties, CancellationToken ct = default)
+    public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, BasicProperties properties, CancellationToken ct = default) =>
+        PublishAsync(exchange, routingKey, body, properties, persistent: true, ct);
+
+    /// <summary>As <see cref="PublishAsync(string, string, ReadOnlyMemory{byte}, BasicProperties, CancellationToken)"/>; a
+    /// non-persistent message (a heartbeat) is not written to disk and does not survive a broker restart.</summary>
+    public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, BasicProperties properties, bool persistent, CancellationToken ct = default)
     {
-        properties.Persistent = true;
+        properties.Persistent = persistent;
         return RetryAsync(async () => await _publisher.BasicPublishAsync(exchange, routingKey, mandatory: true, properties, body, ct).ConfigureAwait(false),
             $"publish to '{(exchange.Length == 0 ? routingKey : exchange)}'", ct);
     }

@@ -79,13 +79,13 @@ public sealed class QueueConsumer : IAsyncDisposable
         var body = ea.Body.ToArray(); // the delivery's buffer is reused once this callback returns
         if (!EnvelopeCodec.TryUnwrap(body, _types, out var envelope, out var payload, out var reason))
         {
-            await DeadLetterAsync(tag, body, ea.BasicProperties, envelope?.MessageId ?? ea.BasicProperties.MessageId ?? "", reason).ConfigureAwait(false);
+            await TrackAsync(tag, DeadLetterAsync(tag, body, ea.BasicProperties, envelope?.MessageId ?? ea.BasicProperties.MessageId ?? "", reason)).ConfigureAwait(false);
             return;
         }
         var message = new InboundMessage(envelope, payload, Queue, ea.Redelivered);
         if (_validate?.Invoke(message) is { } invalid)
         {
-            await DeadLetterAsync(tag, body, ea.BasicProperties, envelope.MessageId, invalid).ConfigureAwait(false);
+            await TrackAsync(tag, DeadLetterAsync(tag, body, ea.BasicProperties, envelope.MessageId, invalid)).ConfigureAwait(false);
             return;
         }
         if (_processed.Contains(envelope.MessageId))
@@ -107,6 +107,20 @@ public sealed class QueueConsumer : IAsyncDisposable
         var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _inFlight[tag] = CompleteAsync(tag, body, ea.BasicProperties.MessageId, message, work, registered.Task);
         registered.SetResult();
+    }
+
+    /// <summary>Counts a dead-lettering in flight, so that <see cref="StopAsync"/> waits for it too.</summary>
+    private async Task TrackAsync(ulong tag, Task work)
+    {
+        _inFlight[tag] = work;
+        try
+        {
+            await work.ConfigureAwait(false);
+        }
+        finally
+        {
+            _inFlight.TryRemove(tag, out _);
+        }
     }
 
     private async Task CompleteAsync(ulong tag, byte[] body, string? amqpMessageId, InboundMessage message, Task work, Task registered)
