@@ -145,6 +145,14 @@ public sealed unsafe class Tensor : IDisposable
     /// <summary>Another reference to the same bytes (dispose it independently).</summary>
     public Tensor Share() => Reshape(_shape);
 
+    /// <summary>The same bytes as a U8 tensor of shape [<see cref="ByteLength"/>] (another reference; dispose it
+    /// independently): byte ranges of a tensor of any size, e.g. for the data plane's framing.</summary>
+    public Tensor AsBytes()
+    {
+        Storage.AddRef();
+        return new Tensor(Storage, ByteOffset, DType.U8, [ByteLength], Device);
+    }
+
     // ---- data access -----------------------------------------------------------------------------------------
 
     /// <summary>The elements as a span; <typeparamref name="T"/> must match the dtype's size and the data be host-resident.</summary>
