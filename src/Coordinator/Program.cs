@@ -17,6 +17,8 @@ public static class Program
         root.Subcommands.Add(SynthCommand.Create());
         root.Subcommands.Add(PlanCommand.Create());
         root.Subcommands.Add(QualityCommand.Create());
+        root.Subcommands.Add(NodeCommand.Create());
+        root.Subcommands.Add(BrokerCommand.Create());
         return CliRunner.Run(root, args);
     }
 }

@@ -11,4 +11,8 @@ namespace Offload.Actors.Cluster;
 /// </summary>
 /// <param name="Name">The type name: part of the shard queue names ("layer").</param>
 /// <param name="EntityProps">Creates the actor of one entity from its id.</param>
-public sealed record ClusterEntityType(string Name, Func<EntityId, Props> EntityProps);
+public sealed record ClusterEntityType(string Name, Func<EntityId, Props> EntityProps)
+{
+    /// <summary>When true the entity receives a <see cref="ClusterDelivery"/> (payload, envelope, redelivered) instead of the payload.</summary>
+    public bool ReceivesDeliveries { get; init; }
+}

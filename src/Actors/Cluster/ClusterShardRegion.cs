@@ -83,8 +83,10 @@ internal sealed class ClusterShardRegion
         span?.SetTag(OffloadTelemetry.AttrEntityType, _type.Name);
         span?.SetTag(OffloadTelemetry.AttrShard, hosted.Shard);
         span?.SetTag(OffloadTelemetry.AttrNode, _client.SenderId);
+        span?.SetTag(OffloadTelemetry.AttrRedelivered, message.Redelivered);
         // The Ask is sent while the span is current, so the entity's Context.TraceParent continues the sender's trace.
-        var answer = entity.Ask<object>(message.Payload, Timeout.InfiniteTimeSpan);
+        object question = _type.ReceivesDeliveries ? new ClusterDelivery(message.Payload, message.Envelope, message.Redelivered) : message.Payload;
+        var answer = entity.Ask<object>(question, Timeout.InfiniteTimeSpan);
         Activity.Current = previous; // the span ends when the entity answers, in CompleteAsync
         return CompleteAsync(message, answer, span);
     }

@@ -19,6 +19,7 @@ public static class EvalCommand
         var last = new Option<bool>("--last") { Description = "score the last windows of the stream (the calibration set) instead of the first" };
         var batch = new Option<int>("--batch") { Description = "windows per forward", DefaultValueFactory = _ => 8 };
         var runtime = new LayerwiseEvalCli();
+        var clusterRun = new ClusterEvalCli();
         var cmd = new Command("eval",
             "Mean token NLL (nats/token) and perplexity over consecutive windows of the text's token stream; each window scores positions 1..seq-len-1.\n" +
             "Example: offload eval --model ./stories260K --text tinystories_valid_head.txt --seq-len 512 --windows 64\n" +
@@ -27,6 +28,7 @@ public static class EvalCommand
             model, text, seqLen, windows, last, batch,
         };
         foreach (var o in runtime.All) cmd.Options.Add(o);
+        cmd.Options.Add(clusterRun.Cluster);
         cmd.SetAction(parse =>
         {
             var s = parse.GetValue(seqLen);
@@ -36,14 +38,16 @@ public static class EvalCommand
             if (w < 1) throw new OffloadException($"--windows {w}: must be ≥ 1");
             if (b < 1) throw new OffloadException($"--batch {b}: must be ≥ 1");
             var dir = parse.GetValue(model)!;
-            if (runtime.Requested(parse))
+            if (runtime.Requested(parse) || clusterRun.Requested(parse))
             {
                 var cfg = Offload.Model.Config.LlamaConfig.Load(Path.Combine(dir, Offload.Model.Config.LlamaConfig.FileName));
                 var tok = ModelLoader.LoadTokenizer(dir, cfg);
                 var all = EvalProtocol.TokenStreamOfFile(parse.GetValue(text)!, tok);
                 var fromEnd = parse.GetValue(last);
                 var selected = fromEnd ? EvalProtocol.LastWindows(all, s, w) : EvalProtocol.FirstWindows(all, s, w);
-                return runtime.Run(parse, dir, selected, s, b, $"eval {(fromEnd ? "last" : "first")} {w} windows");
+                var description = $"eval {(fromEnd ? "last" : "first")} {w} windows";
+                if (clusterRun.Requested(parse)) return clusterRun.Run(parse, runtime, dir, selected, s, b, description);
+                return runtime.Run(parse, dir, selected, s, b, description);
             }
             using var lm = ModelLoader.Load(dir);
             if (s > lm.Config.MaxPositionEmbeddings)

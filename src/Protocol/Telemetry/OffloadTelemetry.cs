@@ -120,6 +120,8 @@ public static class OffloadTelemetry
     public const string AttrShard = "offload.shard";
     public const string AttrEntityType = "offload.entity.type";
     public const string AttrMessageType = "offload.message.type";
+    /// <summary>True on a control message the broker delivered before (its first handler died or handed the shard off).</summary>
+    public const string AttrRedelivered = "offload.redelivered";
 
     /// <summary>The phases of a layer (runtime-semantics.md §4.5), in order.</summary>
     public static class Phases
