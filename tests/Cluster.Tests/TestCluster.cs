@@ -31,6 +31,15 @@ internal static class TestCluster
         return all;
     }
 
+    /// <summary>Messages ready in a queue now.</summary>
+    public static async Task<uint> CountAsync(LocalBroker broker, string queue)
+    {
+        var factory = new ConnectionFactory { Uri = broker.AmqpUri };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        return await channel.MessageCountAsync(queue);
+    }
+
     /// <summary>A string header of a message (RabbitMQ.Client gives header strings as UTF-8 bytes).</summary>
     public static string? Header(IReadOnlyBasicProperties properties, string name) =>
         properties.Headers is { } h && h.TryGetValue(name, out var v) ? v switch

@@ -58,7 +58,7 @@ internal sealed class LayerWorkEntity : ReceiveActor
             $"{_host.NodeId}: running layer {run.Layer} of {run.Spec.JobId} (attempt {run.Attempt}{(delivery.Redelivered ? ", redelivered: redoing the work of a lost node" : "")})"));
         try
         {
-            var done = await RunAsync(run).ConfigureAwait(false);
+            var done = await RunAsync(run, delivery.Redelivered ? ":redelivered" : "").ConfigureAwait(false);
             _done[run.Attempt] = done;
             _host.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_host.NodeId}: layer {run.Layer} of {run.Spec.JobId} done in {done.ComputeSeconds:F3} s"));
             sender.Tell(done, Self);
@@ -76,7 +76,8 @@ internal sealed class LayerWorkEntity : ReceiveActor
         }
     }
 
-    private async Task<LayerDone> RunAsync(RunLayer run)
+    /// <param name="pointSuffix">appended to the <see cref="LayerWorkHost.Point"/> names (":redelivered" for work redone).</param>
+    private async Task<LayerDone> RunAsync(RunLayer run, string pointSuffix)
     {
         var sw = Stopwatch.StartNew();
         var model = _host.Open(run.Spec);
@@ -93,7 +94,7 @@ internal sealed class LayerWorkEntity : ReceiveActor
         try
         {
             foreach (var r in run.Inputs) inputs.Add(await _host.Client.PullAsync(r).ConfigureAwait(false)); // [rows, seq, hidden] f32
-            _host.Point?.Invoke(string.Create(CultureInfo.InvariantCulture, $"node-layer:{l}:started"));
+            _host.Point?.Invoke(string.Create(CultureInfo.InvariantCulture, $"node-layer:{l}:started{pointSuffix}"));
             var devices = _host.Devices.Take(Math.Max(1, Math.Min(_host.Devices.Count, inputs.Count))).ToList();
             var rows = inputs.Count == 0 ? 1 : (int)inputs.Max(t => t.Dim(0));
             var weightDType = model.Checkpoint.Descriptor(ModuleNames.Weight(ModuleNames.QProj(l))).DType;
@@ -115,7 +116,7 @@ internal sealed class LayerWorkEntity : ReceiveActor
                 await ForwardAllAsync(replicas, inputs, outputs).ConfigureAwait(false);
             }
             await Task.WhenAll(replicas.Select(r => r.Ask<LayerShard.Offloaded>(new LayerShard.Offload(Drop: true), Timeout.InfiniteTimeSpan))).ConfigureAwait(false);
-            _host.Point?.Invoke(string.Create(CultureInfo.InvariantCulture, $"node-layer:{l}:computed"));
+            _host.Point?.Invoke(string.Create(CultureInfo.InvariantCulture, $"node-layer:{l}:computed{pointSuffix}"));
 
             var prefix = string.Create(CultureInfo.InvariantCulture, $"{run.Spec.JobId}/layer-{l}/a{run.Attempt}");
             var done = new LayerDone { JobId = run.Spec.JobId, Layer = l, Attempt = run.Attempt, NodeId = _host.NodeId };

@@ -45,7 +45,8 @@ public sealed class LayerWorkHost : IDisposable
     public TensorClient Client { get; }
 
     /// <summary>Called at named points of a layer's work — "node-layer:{l}:started" (inputs pulled),
-    /// "node-layer:{l}:computed" (outputs computed, not yet published or answered) — for logs and crash tests.</summary>
+    /// "node-layer:{l}:computed" (outputs computed, not yet published or answered), each with the suffix ":redelivered"
+    /// when the work is redone after another node was lost — for crash tests.</summary>
     public Action<string>? Point { get; init; }
 
     /// <summary>Where a layer's work is reported (one line per start, redelivery and finish); null = nowhere.</summary>
