@@ -5,6 +5,8 @@ namespace Offload.Bench;
 /// <summary>
 /// Benchmarks. BenchmarkDotNet suites: `dotnet run -c Release --project bench/Offload.Bench -- --filter '*Gemm*'`.
 /// Quick interleaved GEMM comparison (ours vs raw cblas_sgemm): `... -- gemm-ratio [reps]`.
+/// Cluster: `... -- dataplane [bytes] [pulls]` (HTTP/2 tensor pull between two processes), `... -- control-plane [asks]`
+/// (round trip through a private RabbitMQ broker).
 /// </summary>
 public static class Program
 {
@@ -13,6 +15,23 @@ public static class Program
         if (args.Length > 0 && args[0] == "gemm-ratio")
         {
             GemmRatio.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "dataplane")
+        {
+            var bytes = args.Length > 1 ? long.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1L << 30;
+            var pulls = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5;
+            DataPlaneThroughput.RunAsync(bytes, pulls).GetAwaiter().GetResult();
+            return;
+        }
+        if (args.Length > 0 && args[0] == "dataplane-serve")
+        {
+            DataPlaneThroughput.ServeAsync(long.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)).GetAwaiter().GetResult();
+            return;
+        }
+        if (args.Length > 0 && args[0] == "control-plane")
+        {
+            ControlPlaneRoundTrip.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000).GetAwaiter().GetResult();
             return;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

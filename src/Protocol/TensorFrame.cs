@@ -8,10 +8,10 @@ namespace Offload.Protocol;
 /// <summary>
 /// The tensor wire framing of the data plane: one tensor as a safetensors file — an 8-byte little-endian header
 /// length N, N bytes of JSON header (padded with spaces so the data starts 8-byte aligned), then the raw data. The
-/// header's <c>__metadata__</c> carries the SHA-256 of the data, so a receiver verifies what it got; a frame saved to
-/// disk is a valid .safetensors file.
+/// header's <c>__metadata__</c> carries the data's checksum (<see cref="TensorChecksum"/>), so a receiver verifies what
+/// it got; a frame saved to disk is a valid .safetensors file.
 /// <code>
-///  [u64 N][{"__metadata__":{"format":"offload.frame/1","sha256":"…"},"name":{"dtype":"F32","shape":[…],"data_offsets":[0,L]}}␠␠…][L bytes]
+///  [u64 N][{"__metadata__":{"format":"offload.frame/1","checksum":"crc32c/…"},"name":{"dtype":"F32","shape":[…],"data_offsets":[0,L]}}␠␠…][L bytes]
 /// </code>
 /// </summary>
 public static class TensorFrame
@@ -22,7 +22,7 @@ public static class TensorFrame
     public const int MaxHeaderBytes = 1 << 20;
 
     /// <summary>The frame's prefix: the 8-byte length and the padded header; the data follows it.</summary>
-    public static byte[] BuildPrefix(TensorDescriptor tensor, string sha256Hex)
+    public static byte[] BuildPrefix(TensorDescriptor tensor, string checksum)
     {
         if (tensor.Name == "__metadata__") throw new ArgumentException("tensor name '__metadata__' is reserved", nameof(tensor));
         using var ms = new MemoryStream();
@@ -31,7 +31,7 @@ public static class TensorFrame
             w.WriteStartObject();
             w.WriteStartObject("__metadata__");
             w.WriteString("format", Format);
-            w.WriteString("sha256", sha256Hex);
+            w.WriteString("checksum", checksum);
             w.WriteEndObject();
             w.WriteStartObject(tensor.Name);
             w.WriteString("dtype", tensor.DType.ToSafetensorsName());
@@ -63,14 +63,14 @@ public static class TensorFrame
         return (int)n;
     }
 
-    /// <summary>Parses a frame header (the N bytes after the length): the one tensor and the data's SHA-256.
+    /// <summary>Parses a frame header (the N bytes after the length): the one tensor and the data's checksum.
     /// Throws <see cref="InvalidDataException"/> for anything but one tensor with offsets [0, byte length].</summary>
-    public static (TensorDescriptor Tensor, string Sha256) ParseHeader(ReadOnlySpan<byte> header)
+    public static (TensorDescriptor Tensor, string Checksum) ParseHeader(ReadOnlySpan<byte> header)
     {
         try
         {
             using var doc = JsonDocument.Parse(Encoding.UTF8.GetString(header).TrimEnd(' '));
-            string? sha = null;
+            string? checksum = null;
             TensorDescriptor? tensor = null;
             foreach (var p in doc.RootElement.EnumerateObject())
             {
@@ -78,7 +78,7 @@ public static class TensorFrame
                 {
                     if (p.Value.TryGetProperty("format", out var f) && f.GetString() != Format)
                         throw new InvalidDataException($"tensor frame: format '{f.GetString()}' is not {Format}");
-                    sha = p.Value.TryGetProperty("sha256", out var s) ? s.GetString() : null;
+                    checksum = p.Value.TryGetProperty("checksum", out var s) ? s.GetString() : null;
                     continue;
                 }
                 if (tensor is not null) throw new InvalidDataException("tensor frame: more than one tensor in the header");
@@ -91,8 +91,9 @@ public static class TensorFrame
                     throw new InvalidDataException($"tensor frame: data_offsets [{string.Join(", ", offsets)}] do not match {tensor}");
             }
             if (tensor is null) throw new InvalidDataException("tensor frame: the header names no tensor");
-            if (sha is null || sha.Length != 64) throw new InvalidDataException("tensor frame: the header has no sha256 of the data");
-            return (tensor, sha);
+            if (checksum is null) throw new InvalidDataException("tensor frame: the header has no checksum of the data");
+            TensorChecksum.Parse(checksum, tensor.ByteLength);
+            return (tensor, checksum);
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {

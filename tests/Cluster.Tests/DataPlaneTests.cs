@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Security.Cryptography;
 using Offload.DeviceActors.DataPlane;
 using Offload.Protocol;
 using Offload.Tensors;
@@ -33,7 +32,7 @@ public sealed class DataPlaneTests
         Assert.Equal(tensor.Bytes().ToArray(), pulled.Bytes().ToArray());
         Assert.Equal(new long[] { 3, 1000 }, pulled.Shape.ToArray());
         Assert.Equal(DType.F32, pulled.DType);
-        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(tensor.Bytes())), reference.Sha256);
+        Assert.Equal($"crc32c/{4 << 20}:{Reference.Crc32C(tensor.Bytes()):x8}", reference.Checksum); // one block
         Assert.Equal(1, client.LastAttempts);
         Assert.All(versions, v => Assert.Equal(HttpVersion.Version20, v));
         Assert.NotEmpty(versions);
@@ -68,8 +67,22 @@ public sealed class DataPlaneTests
         using var client = new TensorClient(new Breaking(TensorClient.CreateHandler(), breakAfter: -1, corruptAt: 100_000));
 
         var ex = await Assert.ThrowsAsync<TensorTransferException>(() => client.PullAsync(reference));
-        Assert.Contains("SHA-256", ex.Message);
+        Assert.Contains("block 0", ex.Message);
         Assert.Contains("refused", ex.Message);
+    }
+
+    [Fact]
+    public async Task A_corrupted_block_of_a_multi_block_tensor_is_named_and_refused()
+    {
+        using var store = new TensorStore();
+        await using var server = await TensorServer.StartAsync(store);
+        using var tensor = RandomF32(7, 3, 1 << 20); // 12 MiB: three 4 MiB blocks
+        var reference = store.Publish("blocks", "w", tensor);
+        var prefix = TensorFrame.BuildPrefix(new TensorDescriptor("w", DType.F32, [3, 1 << 20]), reference.Checksum).Length;
+        using var client = new TensorClient(new Breaking(TensorClient.CreateHandler(), breakAfter: -1, corruptAt: prefix + 5L * (1 << 20)));
+
+        var ex = await Assert.ThrowsAsync<TensorTransferException>(() => client.PullAsync(reference));
+        Assert.Contains("block 1 ", ex.Message);
     }
 
     [Fact]
@@ -99,7 +112,7 @@ public sealed class DataPlaneTests
         var reference = store.Publish("r", "w", tensor);
         using var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
         var whole = await http.GetByteArrayAsync(reference.Url);
-        var prefix = TensorFrame.BuildPrefix(new TensorDescriptor("w", DType.F32, [100]), reference.Sha256);
+        var prefix = TensorFrame.BuildPrefix(new TensorDescriptor("w", DType.F32, [100]), reference.Checksum);
         Assert.Equal(prefix.Concat(tensor.Bytes().ToArray()), whole);
 
         using var part = new HttpRequestMessage(HttpMethod.Get, reference.Url) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact, Headers = { Range = new RangeHeaderValue(10, 19) } };

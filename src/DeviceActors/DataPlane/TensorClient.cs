@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Security.Cryptography;
 using Offload.Protocol;
 using Offload.Protocol.Cluster;
 using Offload.Protocol.Telemetry;
@@ -14,8 +13,9 @@ namespace Offload.DeviceActors.DataPlane;
 /// <summary>
 /// Pulls tensors from other nodes' <see cref="TensorServer"/>s over HTTP/2 (h2c, HTTP/2 exactly: no downgrade).
 /// A transfer that breaks is resumed with a Range request from the first byte not yet received (up to
-/// <c>maxAttempts</c> requests); the data is hashed as it arrives, and a tensor whose header or SHA-256 does not
-/// match its <see cref="TensorRef"/> is refused with <see cref="TensorTransferException"/>. Thread-safe: one client
+/// <c>maxAttempts</c> requests); every 4 MiB block's CRC-32C is checked as it arrives (<see cref="TensorChecksum"/>), and
+/// a tensor whose header or any block does not match its <see cref="TensorRef"/> is refused with
+/// <see cref="TensorTransferException"/> — at the first bad block. Thread-safe: one client
 /// serves every pull of a node (one HTTP/2 connection per server, many streams).
 /// </summary>
 public sealed class TensorClient : IDisposable
@@ -52,7 +52,11 @@ public sealed class TensorClient : IDisposable
     public int LastAttempts { get; private set; }
 
     /// <summary>Pulls the tensor <paramref name="reference"/> names into a new host tensor (the caller disposes it).</summary>
-    public async Task<Tensor> PullAsync(TensorRef reference, CancellationToken ct = default)
+    public Task<Tensor> PullAsync(TensorRef reference, CancellationToken ct = default) => PullAsync(reference, null, ct);
+
+    /// <summary>Pulls into <paramref name="destination"/> (a host tensor of the reference's dtype and shape, e.g. a reused
+    /// activation buffer; the result is another reference to it) or, when null, into a new host tensor.</summary>
+    public async Task<Tensor> PullAsync(TensorRef reference, Tensor? destination, CancellationToken ct = default)
     {
         if (!DTypeNames.TryParseSafetensorsName(reference.Dtype, out var dtype))
             throw new TensorTransferException($"tensor {reference.Id}: dtype '{reference.Dtype}' is not supported");
@@ -60,7 +64,9 @@ public sealed class TensorClient : IDisposable
         if (expected.ByteLength != reference.ByteLength)
             throw new TensorTransferException($"tensor {reference.Id}: byte_length {reference.ByteLength} does not match {expected}");
         var sw = Stopwatch.StartNew();
-        var state = new PullState(reference, expected);
+        if (destination is not null && (destination.DType != expected.DType || !destination.Shape.SequenceEqual(expected.Shape)))
+            throw new ArgumentException($"destination is {destination.DType}[{string.Join(", ", destination.Shape.ToArray())}], the tensor is {expected}", nameof(destination));
+        var state = new PullState(reference, expected, destination);
         var buffer = ArrayPool<byte>.Shared.Rent(BufferBytes);
         try
         {
@@ -72,15 +78,12 @@ public sealed class TensorClient : IDisposable
                     await ReceiveAsync(state, buffer, ct).ConfigureAwait(false);
                     break;
                 }
-                catch (Exception ex) when (ex is IOException or HttpRequestException or HttpIOException && !ct.IsCancellationRequested)
+                catch (Exception ex) when (ex is IOException or HttpRequestException && !ct.IsCancellationRequested)
                 {
                     if (attempt >= _maxAttempts)
                         throw new TensorTransferException($"tensor {reference.Id}: transfer from {reference.Url} failed {attempt} times, the last at byte {state.Received} ({ex.Message})", ex);
                 }
             }
-            var digest = Convert.ToHexStringLower(state.Hash.GetHashAndReset());
-            if (!string.Equals(digest, reference.Sha256, StringComparison.OrdinalIgnoreCase) || !string.Equals(digest, state.HeaderSha, StringComparison.OrdinalIgnoreCase))
-                throw new TensorTransferException($"tensor {reference.Id}: SHA-256 of the received data is {digest}, expected {reference.Sha256}; the transfer is corrupt and was refused");
             OffloadTelemetry.TransferSizeCounter.Add(reference.ByteLength, new KeyValuePair<string, object?>(OffloadTelemetry.AttrDirection, OffloadTelemetry.Directions.Peer));
             OffloadTelemetry.TransferDurationHistogram.Record(sw.Elapsed.TotalSeconds, new KeyValuePair<string, object?>(OffloadTelemetry.AttrDirection, OffloadTelemetry.Directions.Peer));
             var result = state.Tensor!;
@@ -130,16 +133,17 @@ public sealed class TensorClient : IDisposable
     public void Dispose() => _http.Dispose();
 
     /// <summary>What a pull has received so far; survives the requests of a resumed transfer.</summary>
-    private sealed class PullState(TensorRef reference, TensorDescriptor expected) : IDisposable
+    private sealed class PullState(TensorRef reference, TensorDescriptor expected, Tensor? destination) : IDisposable
     {
         private byte[] _prefix = new byte[8];
         private int _prefixFill;
         private Tensor? _bytes;
+        private uint[] _blockCrcs = [];
+        private int _blockBytes;
+        private uint _crc = ~0u;
 
         public TensorRef Reference { get; } = reference;
-        public IncrementalHash Hash { get; } = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         public Tensor? Tensor { get; set; }
-        public string HeaderSha { get; private set; } = "";
         public long Received { get; private set; }
         public long FrameLength { get; private set; } = long.MaxValue;
         public bool Complete => Received == FrameLength;
@@ -165,18 +169,29 @@ public sealed class TensorClient : IDisposable
                     continue;
                 }
                 var at = Received - _prefix.Length;
-                var n = (int)Math.Min(data.Length, FrameLength - Received);
+                // Up to the end of the current checksum block, so each block is checked the moment it is complete.
+                var blockEnd = Math.Min((at / _blockBytes + 1) * _blockBytes, FrameLength - _prefix.Length);
+                var n = (int)Math.Min(data.Length, blockEnd - at);
                 if (n <= 0) throw new IOException($"tensor {Reference.Id}: the server sent more than the frame's {FrameLength} bytes");
-                using (var part = _bytes.Slice(at, n)) data[..n].CopyTo(part.Span<byte>());
-                Hash.AppendData(data[..n]);
+                var chunk = data[..n];
+                using (var part = _bytes.Slice(at, n)) chunk.CopyTo(part.Span<byte>());
+                _crc = TensorChecksum.Update(_crc, chunk);
                 Received += n;
                 data = data[n..];
+                if (at + n == blockEnd)
+                {
+                    var block = (int)(at / _blockBytes);
+                    if (~_crc != _blockCrcs[block])
+                        throw new TensorTransferException(string.Create(CultureInfo.InvariantCulture,
+                            $"tensor {Reference.Id}: block {block} (bytes {(long)block * _blockBytes}–{blockEnd - 1}) has CRC-32C {~_crc:x8}, the checksum says {_blockCrcs[block]:x8}; the transfer is corrupt and was refused"));
+                    _crc = ~0u;
+                }
             }
         }
 
         private void Start()
         {
-            (TensorDescriptor header, string sha) parsed;
+            (TensorDescriptor header, string checksum) parsed;
             try
             {
                 parsed = TensorFrame.ParseHeader(_prefix.AsSpan(8));
@@ -185,12 +200,14 @@ public sealed class TensorClient : IDisposable
             {
                 throw new TensorTransferException($"tensor {Reference.Id}: {ex.Message}; refused", ex);
             }
-            var (header, sha) = parsed;
+            var (header, checksum) = parsed;
             if (header.DType != expected.DType || !header.Shape.AsSpan().SequenceEqual(expected.Shape) || header.Name != expected.Name)
                 throw new TensorTransferException($"tensor {Reference.Id}: the server sent {header}, the reference says {expected}; refused");
-            HeaderSha = sha;
+            if (!string.Equals(checksum, Reference.Checksum, StringComparison.Ordinal))
+                throw new TensorTransferException($"tensor {Reference.Id}: the server's checksum differs from the reference's (another version of the tensor?); refused");
+            (_blockBytes, _blockCrcs) = TensorChecksum.Parse(checksum, header.ByteLength);
             FrameLength = _prefix.Length + header.ByteLength;
-            Tensor = Tensor.Empty(header.DType, header.Shape);
+            Tensor = destination?.Share() ?? Tensor.Empty(header.DType, header.Shape);
             _bytes = TensorStore.ByteView(Tensor);
         }
 
@@ -198,7 +215,6 @@ public sealed class TensorClient : IDisposable
         {
             _bytes?.Dispose();
             Tensor?.Dispose();
-            Hash.Dispose();
         }
     }
 }

@@ -16,8 +16,7 @@ namespace Offload.DeviceActors.DataPlane;
 /// A node's tensor server: Kestrel, HTTP/2 only (cleartext "h2c" with prior knowledge — the data plane runs inside
 /// the cluster's network), serving <c>GET /tensors/{id}</c> from a <see cref="TensorStore"/> as a safetensors frame
 /// (<see cref="Offload.Protocol.TensorFrame"/>). Single byte ranges are honoured (<c>Range: bytes=a-</c> or
-/// <c>a-b</c> → 206 with Content-Range), so a client resumes a broken transfer where it stopped; the ETag is the
-/// data's SHA-256.
+/// <c>a-b</c> → 206 with Content-Range), so a client resumes a broken transfer where it stopped.
 /// </summary>
 public sealed class TensorServer : IAsyncDisposable
 {
@@ -79,7 +78,6 @@ public sealed class TensorServer : IAsyncDisposable
         tensor.Dispose();
         var total = entry.FrameLength;
         response.Headers.AcceptRanges = "bytes";
-        response.Headers.ETag = "\"" + entry.Sha256 + "\"";
         response.ContentType = "application/octet-stream";
         long start = 0, end = total - 1;
         var range = context.Request.Headers.Range.ToString();

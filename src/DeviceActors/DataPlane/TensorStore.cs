@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using Offload.Protocol;
 using Offload.Protocol.Cluster;
 using Offload.Tensors;
@@ -8,7 +7,7 @@ namespace Offload.DeviceActors.DataPlane;
 
 /// <summary>
 /// The tensors a node serves on its data plane, by id. <see cref="Publish"/> takes a reference to the tensor,
-/// computes the SHA-256 of its data once, and returns the <see cref="TensorRef"/> other nodes pull it with. Ids are
+/// computes the checksum of its data once (<see cref="TensorChecksum"/>), and returns the <see cref="TensorRef"/> other nodes pull it with. Ids are
 /// paths ("job-1/layer-3/out/0"): letters, digits and <c>-_./</c>. Thread-safe.
 /// </summary>
 public sealed class TensorStore : IDisposable
@@ -26,9 +25,9 @@ public sealed class TensorStore : IDisposable
     {
         CheckId(id);
         var share = tensor.Share();
-        var sha = Sha256Hex(share);
+        var checksum = Checksum(share);
         var descriptor = new TensorDescriptor(name, share.DType, share.Shape.ToArray());
-        var entry = new Entry(share, descriptor, sha, TensorFrame.BuildPrefix(descriptor, sha));
+        var entry = new Entry(share, descriptor, checksum, TensorFrame.BuildPrefix(descriptor, checksum));
         if (_entries.TryGetValue(id, out var old)) old.Tensor.Dispose();
         _entries[id] = entry;
         var reference = new TensorRef
@@ -38,7 +37,7 @@ public sealed class TensorStore : IDisposable
             Name = name,
             Dtype = descriptor.DType.ToSafetensorsName(),
             ByteLength = descriptor.ByteLength,
-            Sha256 = sha,
+            Checksum = checksum,
         };
         reference.Shape.AddRange(descriptor.Shape);
         return reference;
@@ -80,18 +79,18 @@ public sealed class TensorStore : IDisposable
         return false;
     }
 
-    /// <summary>Lowercase hex SHA-256 of a host tensor's data.</summary>
-    public static string Sha256Hex(Tensor tensor)
+    /// <summary>The <see cref="TensorChecksum"/> string of a host tensor's data.</summary>
+    public static string Checksum(Tensor tensor)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var bytes = ByteView(tensor);
-        const long chunk = 1 << 24;
-        for (long at = 0; at < tensor.ByteLength; at += chunk)
+        var crcs = new uint[(int)((tensor.ByteLength + TensorChecksum.BlockBytes - 1) / TensorChecksum.BlockBytes)];
+        for (var i = 0; i < crcs.Length; i++)
         {
-            using var part = bytes.Slice(at, Math.Min(chunk, tensor.ByteLength - at));
-            hash.AppendData(part.Bytes());
+            long at = (long)i * TensorChecksum.BlockBytes;
+            using var part = bytes.Slice(at, Math.Min(TensorChecksum.BlockBytes, tensor.ByteLength - at));
+            crcs[i] = TensorChecksum.Crc32C(part.Bytes());
         }
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
+        return TensorChecksum.Format(crcs);
     }
 
     /// <summary>The tensor's data as a U8 tensor of [byte length] (another reference; the caller disposes it).</summary>
@@ -111,7 +110,7 @@ public sealed class TensorStore : IDisposable
         foreach (var id in _entries.Keys) Remove(id);
     }
 
-    internal sealed record Entry(Tensor Tensor, TensorDescriptor Descriptor, string Sha256, byte[] Prefix)
+    internal sealed record Entry(Tensor Tensor, TensorDescriptor Descriptor, string Checksum, byte[] Prefix)
     {
         public long FrameLength => Prefix.Length + Descriptor.ByteLength;
     }
