@@ -72,6 +72,31 @@ public sealed class ClusterNodeTests(BrokerFixture fixture)
     }
 
     [Fact]
+    public async Task With_queue_type_quorum_the_shard_and_coordinator_queues_are_quorum_queues_and_entities_answer()
+    {
+        var settings = TestCluster.Settings(fixture.Broker) with { QueueType = QueueKind.Quorum };
+        var nodes = await StartNodesAsync(settings, "q1");
+        try
+        {
+            await using var client = await ClusterClient.ConnectAsync(settings);
+            Assert.Equal("q1", await AskNodeAsync(client, "e0"));
+            var (code, output) = await fixture.Broker.CtlAsync(["list_queues", "name", "type", "--no-table-headers", "--quiet"]);
+            Assert.Equal(0, code);
+            var types = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => l.Split('\t', StringSplitOptions.TrimEntries)).Where(p => p.Length == 2 && p[0].StartsWith(settings.ClusterName + ".", StringComparison.Ordinal))
+                .ToDictionary(p => p[0], p => p[1]);
+            Assert.Equal("quorum", types[$"{settings.ClusterName}.coordinator"]);
+            Assert.Equal("quorum", types[$"{settings.ClusterName}.shard.{Type}.{client.ShardOf("e0")}"]);
+            Assert.Equal("stream", types[$"{settings.ClusterName}.journal"]);
+            Assert.Equal("classic", types[$"{settings.ClusterName}.node.q1"]);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_node_that_stops_heartbeating_is_declared_down_and_messages_waiting_for_its_shards_are_handled_elsewhere()
     {
         var settings = TestCluster.Settings(fixture.Broker);
