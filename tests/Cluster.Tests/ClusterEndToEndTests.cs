@@ -240,6 +240,48 @@ public sealed class ClusterEndToEndTests(BrokerFixture fixture, StoriesJobFixtur
         }
     }
 
+    [Fact]
+    public async Task A_driver_sigkilled_mid_layer_resumes_from_its_journal_on_the_same_cluster_with_the_same_result()
+    {
+        var dir = Path.Combine(job.Root, "driver-kill");
+        var file = WriteClusterFile(fixture.Broker, dir);
+        var nodes = await StartNodesAsync(file);
+        try
+        {
+            var outDir = Path.Combine(dir, "out");
+            var killed = await RunDriverProcessAsync(file, outDir, resume: false, killAt: "cluster-layer:2:before-commit");
+            Assert.True(killed.Rc == 137, $"expected SIGKILL, got {killed.Rc}: {killed.Err}");
+            Assert.False(File.Exists(StoriesJobFixture.ResultFile(outDir)));
+            var resumed = await RunDriverProcessAsync(file, outDir, resume: true, killAt: null);
+            Assert.True(resumed.Rc == 0, resumed.Err);
+            Assert.Contains("the journal 2", resumed.Err); // layers 0..1 were committed; layer 2 had run but was not committed
+            Assert.DoesNotContain("layer 0:", resumed.Err);
+            Assert.Equal(job.Expected, await File.ReadAllBytesAsync(StoriesJobFixture.ResultFile(outDir)));
+        }
+        finally
+        {
+            foreach (var n in nodes) n.Dispose();
+        }
+    }
+
+    private async Task<(int Rc, string Out, string Err)> RunDriverProcessAsync(string file, string outDir, bool resume, string? killAt)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[]
+        {
+            Path.Combine(AppContext.BaseDirectory, "offload.dll"), "eval", "--model", job.ModelDir, "--text", SharedData.File("tinystories_valid_head.txt"),
+            "--seq-len", StoriesJobFixture.SeqLen.ToString(CultureInfo.InvariantCulture), "--windows", StoriesJobFixture.Windows.ToString(CultureInfo.InvariantCulture),
+            "--batch", StoriesJobFixture.Batch.ToString(CultureInfo.InvariantCulture), "--device-memory", "64MiB", "--cluster", file, "--out", outDir,
+        }) psi.ArgumentList.Add(a);
+        if (resume) psi.ArgumentList.Add("--resume");
+        if (killAt is not null) psi.Environment[JobKillSwitch.Variable] = killAt;
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
     /// <summary>A TextWriter that keeps lines and passes each to a callback.</summary>
     private sealed class LineWriter(Action<string>? onLine) : TextWriter
     {

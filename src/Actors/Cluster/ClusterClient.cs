@@ -127,8 +127,20 @@ public sealed class ClusterClient : IAsyncDisposable
 
     /// <summary>Declares the shard's queue (once) and asks the coordinator for its home, which allocates it (Akka's
     /// GetShardHome; the answer updates <see cref="ShardHomes"/>).</summary>
-    public Task EnsureShardAsync(string entityType, int shard, CancellationToken ct = default) =>
-        _declared.GetOrAdd((entityType, shard), key => DeclareShardAsync(key.Type, key.Shard, ct));
+    public async Task EnsureShardAsync(string entityType, int shard, CancellationToken ct = default)
+    {
+        var key = (entityType, shard);
+        var declared = _declared.GetOrAdd(key, k => DeclareShardAsync(k.Type, k.Shard, ct));
+        try
+        {
+            await declared.ConfigureAwait(false);
+        }
+        catch
+        {
+            _declared.TryRemove(KeyValuePair.Create(key, declared)); // the next use tries again
+            throw;
+        }
+    }
 
     private async Task DeclareShardAsync(string entityType, int shard, CancellationToken ct)
     {

@@ -50,9 +50,16 @@ public sealed class ShardCoordinatorSingleton : IAsyncDisposable
         _journal = new CoordinatorJournal(client.Broker, _log);
         _clock = clock;
         client.Broker.Lost += OnConnectionLost;
-        OffloadTelemetry.Meter.CreateObservableUpDownCounter(OffloadTelemetry.ClusterMembers, MemberMeasurements, "{member}",
-            "Cluster members by status, as the active coordinator knows them");
+        _ = s_members.Value;
+        s_live.TryAdd(this, 0);
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<ShardCoordinatorSingleton, byte> s_live = new();
+
+    // One instrument per process; it reports the members known to the coordinators of this process that are active.
+    private static readonly Lazy<ObservableUpDownCounter<long>> s_members = new(() =>
+        OffloadTelemetry.Meter.CreateObservableUpDownCounter(OffloadTelemetry.ClusterMembers,
+            () => s_live.Keys.SelectMany(c => c.MemberMeasurements()), "{member}", "Cluster members by status, as the active coordinator knows them"));
 
     /// <summary>True while this node is the active coordinator.</summary>
     public bool IsActive => _active;
@@ -511,7 +518,7 @@ public sealed class ShardCoordinatorSingleton : IAsyncDisposable
     private IEnumerable<Measurement<long>> MemberMeasurements()
     {
         if (!_active) yield break;
-        foreach (var group in _state.Members.Values.GroupBy(m => m.Status))
+        foreach (var group in _state.Members.Values.ToList().GroupBy(m => m.Status))
             yield return new Measurement<long>(group.Count(), new KeyValuePair<string, object?>(OffloadTelemetry.AttrMemberStatus,
                 group.Key.ToString().Replace("MemberStatus", "", StringComparison.Ordinal).ToLowerInvariant()));
     }
@@ -520,6 +527,7 @@ public sealed class ShardCoordinatorSingleton : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _client.Broker.Lost -= OnConnectionLost;
+        s_live.TryRemove(this, out _);
         _active = false;
         _stop.Cancel();
         if (_consumer is not null) await _consumer.StopAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);

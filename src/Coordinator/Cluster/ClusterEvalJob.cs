@@ -191,7 +191,9 @@ public static class ClusterEvalJob
         {
             var run = new RunLayer { Spec = spec, Layer = layer, Attempt = attempt };
             run.Inputs.AddRange(inputs);
-            var messageId = string.Create(CultureInfo.InvariantCulture, $"{spec.JobId}/layer-{layer}/a{attempt}");
+            // Unique per driver session: a resumed driver's request must not be taken for a duplicate of its predecessor's
+            // (that one's reply went to a queue that is gone). The entity keeps results per (layer, attempt) anyway.
+            var messageId = string.Create(CultureInfo.InvariantCulture, $"{spec.JobId}/layer-{layer}/a{attempt}/{client.SenderId}");
             var reply = await client.AskEntityAsync(LayerWorkHost.EntityTypeName, entity, run, timeout, messageId, ct).ConfigureAwait(false);
             if (reply.Payload is LayerFailed failed)
                 throw new JobException($"layer {layer} failed on node {failed.NodeId}: {failed.Reason}");
