@@ -25,20 +25,33 @@ public static class CliRunner
             // System.CommandLine's default handler would print a stack trace and return 1: the catches below own errors.
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Offload.Protocol.OffloadException ex)
-        {
-            Console.Error.WriteLine($"offload: {ex.Message}");
-            return UsageError;
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or FormatException or InvalidDataException)
-        {
-            Console.Error.WriteLine($"offload: {ex.Message}");
-            return UsageError;
-        }
         catch (Exception ex)
         {
-            Console.Error.WriteLine($"offload: {ex.GetType().Name}: {ex.Message}");
-            return RunFailure;
+            return Report(ex);
+        }
+    }
+
+    /// <summary>Prints one line for <paramref name="ex"/> (unwrapping a single-cause AggregateException) and returns the exit code.</summary>
+    public static int Report(Exception ex)
+    {
+        while (ex is AggregateException { InnerExceptions.Count: 1 } agg) ex = agg.InnerExceptions[0];
+        if (ex is AggregateException many)
+        {
+            var first = many.Flatten().InnerExceptions[0];
+            return Report(first);
+        }
+        switch (ex)
+        {
+            case Offload.Protocol.OffloadException:
+            case FileNotFoundException or DirectoryNotFoundException or FormatException or InvalidDataException:
+                Console.Error.WriteLine($"offload: {ex.Message}");
+                return UsageError;
+            case Job.LayerFailedException:
+                Console.Error.WriteLine($"offload: {ex.Message}");
+                return RunFailure;
+            default:
+                Console.Error.WriteLine($"offload: {ex.GetType().Name}: {ex.Message}");
+                return RunFailure;
         }
     }
 }

@@ -17,6 +17,7 @@ public static class Program
         root.Subcommands.Add(SynthCommand.Create());
         root.Subcommands.Add(PlanCommand.Create());
         root.Subcommands.Add(QualityCommand.Create());
+        root.Subcommands.Add(CompressCommand.Create());
         return CliRunner.Run(root, args);
     }
 }

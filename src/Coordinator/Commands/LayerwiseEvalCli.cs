@@ -54,7 +54,7 @@ public sealed class LayerwiseEvalCli
         using var rss = new RssSampler();
         var report = LayerwiseEvalJob.Run(options, tokens, log: Console.Error);
         var inv = CultureInfo.InvariantCulture;
-        var result = report.Result;
+        var result = report.Result!;
         Console.WriteLine(string.Create(inv, $"scored      {result.Tokens} tokens"));
         Console.WriteLine(string.Create(inv, $"mean NLL    {result.MeanNll:F6} nats/token"));
         Console.WriteLine(string.Create(inv, $"perplexity  {result.Perplexity:F4}"));
