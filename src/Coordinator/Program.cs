@@ -18,6 +18,7 @@ public static class Program
         root.Subcommands.Add(PlanCommand.Create());
         root.Subcommands.Add(QualityCommand.Create());
         root.Subcommands.Add(CompressCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
         return CliRunner.Run(root, args);
     }
 }

@@ -103,6 +103,7 @@ public sealed class CompressJobTests
     [InlineData("R1, R2, R3, R4", "hadamard")]
     [InlineData("R1, R2, R3, R4", "random-hadamard")]
     [InlineData("R1, R2, R3, R4", "random-orthogonal")]
+    [InlineData("R2", "random-matrix")]
     public void Rotation_alone_through_the_runtime_keeps_stories260K_logits_and_perplexity(string rotations, string type)
     {
         using var temp = new TempDir();

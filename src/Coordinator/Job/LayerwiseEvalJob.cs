@@ -208,8 +208,12 @@ public static class LayerwiseEvalJob
                         if (context.Modified && options.PropagateModified)
                         {
                             using var propagate = OffloadTelemetry.StartPhase(kind, phase = OffloadTelemetry.Phases.Propagate, l);
-                            // Error propagation: the next layer sees the outputs of the modified layer.
+                            // Error propagation: the next layer sees the outputs of the modified layer. The layers
+                            // prefetched behind it give back their (pinned) leases first, so the re-onload can evict
+                            // them if the budget needs the room; they are prefetched again after the re-run's acquire.
                             await Offload(l + 1, drop: true).ConfigureAwait(false);
+                            for (var k = 1; k <= options.PrefetchDepth && l + 1 + k <= (options.ScoreHead ? headPart : layers); k++)
+                                await Offload(l + 1 + k, drop: false).ConfigureAwait(false);
                             outputs.Dispose();
                             outputs = null!;
                             var again = await DecoderPass(l, current).ConfigureAwait(false);
