@@ -15,10 +15,11 @@ public static class PlanCommand
         var recipe = new Option<string?>("--recipe") { Description = "recipe YAML; its SpinQuantModifier rotations are planned" };
         var lora = new Option<string?>("--lora") { Description = "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors)" };
         var merge = new Option<bool>("--merge-lora") { Description = "merge the adapter into the weights (offline) instead of applying it per token" };
-        var cmd = new Command("plan", "Print which transforms and adapters are fused offline and which run online, with the operations each online one adds per token.\nExample: offload plan --model ./m --recipe r.yaml --lora ./adapter --merge-lora")
+        var cmd = new Command("plan", "Print which transforms and adapters are fused offline and which run online, with the operations each online one adds per token.")
         {
             model, recipe, lora, merge,
         };
+        cmd.WithExamples("offload plan --model ./m --recipe r.yaml --lora ./adapter --merge-lora");
         cmd.SetAction(parse =>
         {
             var dir = parse.GetValue(model)!;
