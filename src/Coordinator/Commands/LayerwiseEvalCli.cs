@@ -68,7 +68,7 @@ public sealed class LayerwiseEvalCli
         foreach (var d in report.Devices)
         {
             Console.Error.WriteLine(string.Create(inv,
-                $"{d.Device}: peak {ByteSize.Format(d.PeakBytes)} of {ByteSize.Format(d.BudgetBytes)} budget (workspace {ByteSize.Format(report.WorkspaceBytesPerDevice)}), transferred {ByteSize.Format(d.TransferredBytes)} in {d.Transfers} transfers ({d.TransferTime.TotalSeconds:F2} s), {d.Evictions} evictions, {d.CacheHits} cache hits"));
+                $"{d.Device}: peak {ByteSize.Format(d.PeakBytes)} ({d.PeakBytes} bytes) of {ByteSize.Format(d.BudgetBytes)} budget (workspace {ByteSize.Format(report.WorkspaceBytesPerDevice)}), transferred {ByteSize.Format(d.TransferredBytes)} in {d.Transfers} transfers ({d.TransferTime.TotalSeconds:F2} s), {d.Evictions} evictions, {d.CacheHits} cache hits"));
         }
         var peak = rss.Stop();
         Console.Error.WriteLine(string.Create(inv,
