@@ -27,14 +27,14 @@ public static class CliRunner
             Console.Error.WriteLine($"offload: {string.Join("; ", parse.Errors.Select(Describe))} (see '{help}')");
             return UsageError;
         }
-        // Ctrl+C: one line and exit code 130. Everything a run writes goes through a temporary folder renamed at the end
-        // (and the layer-wise journal is durable per layer), so stopping here leaves no partial output in place.
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
+        // Ctrl+C: one line, then the default action ends the process by the signal, which its parent sees as exit code
+        // 130 (128 + SIGINT). (Environment.Exit from the handler would wait for the handler itself.) Everything a run
+        // writes goes through a temporary folder renamed at the end, and the layer-wise journal is durable per layer, so
+        // stopping anywhere leaves no partial output in place.
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ =>
         {
-            ctx.Cancel = true;
             Console.Error.WriteLine("offload: interrupted");
             Console.Error.Flush();
-            Environment.Exit(Interrupted);
         });
         try
         {

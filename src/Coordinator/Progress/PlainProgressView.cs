@@ -30,8 +30,10 @@ internal sealed class PlainProgressView(TextWriter output) : IProgressView
 
     public void Finished(ProgressSnapshot s, TimeSpan wall)
     {
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{s.Kind}: {s.LayersDone} layers in {ProgressText.Duration(wall)} ({ProgressText.Rate(s.LayersPerSecond)})"));
+        // A job span that ends with layers left is a failed run: the CLI's error line follows.
+        output.WriteLine(s.Remaining > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{s.Kind}: stopped after {s.LayersDone} of {s.TotalLayers - (s.FirstLayer ?? 0)} layers ({ProgressText.Duration(wall)})")
+            : string.Create(CultureInfo.InvariantCulture, $"{s.Kind}: {s.LayersDone} layers in {ProgressText.Duration(wall)} ({ProgressText.Rate(s.LayersPerSecond)})"));
         output.Flush();
     }
 
