@@ -101,6 +101,40 @@ public sealed class ProgressTests
         Assert.All(lines.Skip(1).Take(6), l => Assert.Matches(@"^layer \d/6 ", l));
     }
 
+    [Fact]
+    public void A_layer_that_throws_is_shown_as_failed_in_its_phase_and_the_job_as_stopped()
+    {
+        using var temp = new TempDir();
+        var (dir, config) = JobTestModels.Write(temp, JobTestModels.Small());
+        var output = new StringWriter();
+        using (JobProgress.Start(ProgressMode.Plain, output))
+        {
+            Assert.Throws<InvalidOperationException>(() => LayerwiseEvalJob.Run(new LayerwiseJobOptions
+            {
+                ModelDir = dir, SeqLen = 16, BatchRows = 1, Devices = [new DeviceId(DeviceKind.Cpu, 0)], DeviceMemoryBytes = 4 << 20,
+            }, JobTestModels.Windows(2, 16, config.VocabSize, 3), [new ThrowAt(2)]));
+        }
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(5, lines.Length);
+        Assert.StartsWith("layer 1/6 ", lines[1]);
+        Assert.StartsWith("layer 2/6 ", lines[2]);
+        Assert.Matches(@"^layer 3/6 failed after \d+\.\d+ s in compress$", lines[3]);
+        Assert.Matches(@"^eval: stopped after 2 of 6 layers \(\d+\.\d+ s\)$", lines[4]);
+    }
+
+    /// <summary>A listener whose end-of-layer hook throws at one layer.</summary>
+    private sealed class ThrowAt(int layer) : Offload.Compression.Sequential.IJobListener
+    {
+        public void OnInitialize(Offload.Compression.Sequential.JobStartInfo info) { }
+        public void OnCalibrationStart() { }
+        public void OnSequentialEpochEnd(int l, Offload.Compression.Sequential.ILayerContext context)
+        {
+            if (l == layer) throw new InvalidOperationException($"boom at {l}");
+        }
+        public void OnCalibrationEnd() { }
+        public void OnFinalize() { }
+    }
+
     [Theory]
     [InlineData("plain", true, ProgressMode.Plain)]
     [InlineData("bars", true, ProgressMode.Bars)]

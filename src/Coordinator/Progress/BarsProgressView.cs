@@ -17,6 +17,7 @@ internal sealed class BarsProgressView : IProgressView
     private readonly ConcurrentDictionary<int, string> _info = new();
     private readonly ManualResetEventSlim _stop = new();
     private Task? _render;
+    private volatile string? _failed;
 
     public BarsProgressView(TextWriter output, Func<ProgressSnapshot?> snapshot)
     {
@@ -35,6 +36,9 @@ internal sealed class BarsProgressView : IProgressView
     public void LayerDone(ProgressSnapshot s, int layer, TimeSpan wall, IReadOnlyList<(string Phase, TimeSpan Time)> phases)
     {
     }
+
+    public void LayerFailed(ProgressSnapshot s, int layer, TimeSpan wall, string? phase) =>
+        _failed = $"layer {layer + 1}/{s.TotalLayers} failed{(phase is null ? "" : $" in {phase}")}";
 
     public void Finished(ProgressSnapshot s, TimeSpan wall)
     {
@@ -72,7 +76,8 @@ internal sealed class BarsProgressView : IProgressView
                         layers ??= ctx.AddTask(Markup.Escape(s.Kind), maxValue: total);
                         layers.MaxValue = total;
                         layers.Value = s.LayersDone;
-                        var where = s.CurrentLayer is { } l && !s.Finished
+                        var where = _failed is { } failed ? " " + failed
+                            : s.CurrentLayer is { } l && !s.Finished
                             ? $" layer {l + 1}/{s.TotalLayers}" + (s.CurrentPhase is { } p ? $" · {p}" : "")
                             : $" {s.LayersDone} layers";
                         layers.Description = Markup.Escape(s.Kind + where);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using Offload.Protocol.Telemetry;
 
@@ -8,21 +9,26 @@ namespace Offload.Coordinator.Progress;
 /// Follows the layer-wise job that the creating flow runs next and shows it (bars, plain lines or nothing). It listens
 /// to the spans the job emits on ActivitySource "Offload" — offload.job (tags offload.job.kind, offload.layers,
 /// offload.batches, offload.devices), offload.layer (offload.layer) and offload.phase (calibration.phase) — so the job
-/// code makes no progress calls. Only the job started from the flow that created this object is followed (an
-/// AsyncLocal marks it), and only its own layer and phase spans (by parent span id): jobs running elsewhere in the
-/// process are ignored. Several jobs run one after the other are shown one after the other. Dispose after the run.
+/// code makes no progress calls. A layer counts as completed when the job records offload.calibration.layers.completed
+/// inside its span; a layer span that ends without it (an exception) is shown as failed in its last phase. Only the
+/// job started from the flow that created this object is followed (an AsyncLocal marks it), and only its own layer and
+/// phase spans (by parent span id): jobs running elsewhere in the process are ignored. Several jobs run one after the
+/// other are shown one after the other. Dispose after the run.
 /// </summary>
 public sealed class JobProgress : IDisposable
 {
     private static readonly AsyncLocal<JobProgress?> s_current = new();
     private readonly object _gate = new();
     private readonly ActivityListener? _listener;
+    private readonly MeterListener? _meter;
     private readonly IProgressView? _view;
     private readonly List<(string Phase, int Layers, TimeSpan Time)> _phases = new();
     private readonly List<(string Phase, TimeSpan Time)> _layerPhases = new();
     private Activity? _job;
     private Activity? _layer;
     private Activity? _phase;
+    private string? _lastPhase;
+    private bool _layerCompleted;
     private bool _started;
     private bool _finished;
     private string _kind = "job";
@@ -48,6 +54,15 @@ public sealed class JobProgress : IDisposable
             ActivityStopped = OnStopped,
         };
         ActivitySource.AddActivityListener(_listener);
+        _meter = new MeterListener
+        {
+            InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == OffloadTelemetry.Name && instrument.Name == OffloadTelemetry.LayersCompleted) listener.EnableMeasurementEvents(instrument);
+            },
+        };
+        _meter.SetMeasurementEventCallback<long>(OnLayerCompleted);
+        _meter.Start();
     }
 
     /// <summary>The resolved mode (never <see cref="ProgressMode.Auto"/>).</summary>
@@ -72,6 +87,7 @@ public sealed class JobProgress : IDisposable
     public void Dispose()
     {
         _listener?.Dispose();
+        _meter?.Dispose();
         if (s_current.Value == this) s_current.Value = null;
         // Not under the lock: the bars' render loop takes it to read its last snapshot while Dispose waits for it.
         _view?.Dispose();
@@ -95,6 +111,15 @@ public sealed class JobProgress : IDisposable
         IConvertible c => c.ToInt32(CultureInfo.InvariantCulture),
         _ => null,
     };
+
+    /// <summary>The job records a completed layer inside the layer's span (no phase open): mark that layer done.</summary>
+    private void OnLayerCompleted(Instrument instrument, long value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
+    {
+        var current = Activity.Current;
+        if (current is null) return;
+        lock (_gate)
+            if (_layer is not null && (current == _layer || current.ParentSpanId == _layer.SpanId)) _layerCompleted = true;
+    }
 
     private void OnStarted(Activity a)
     {
@@ -125,6 +150,8 @@ public sealed class JobProgress : IDisposable
                     }
                     _layer = a;
                     _phase = null;
+                    _lastPhase = null;
+                    _layerCompleted = false;
                     _layerPhases.Clear();
                     break;
                 case OffloadTelemetry.PhaseSpan:
@@ -151,6 +178,7 @@ public sealed class JobProgress : IDisposable
                 case OffloadTelemetry.PhaseSpan:
                     if (_layer is null || a.ParentSpanId != _layer.SpanId) return;
                     var name = a.GetTagItem(OffloadTelemetry.AttrPhase) as string ?? "phase";
+                    _lastPhase = name;
                     _layerPhases.Add((name, a.Duration));
                     var i = _phases.FindIndex(p => p.Phase == name);
                     if (i < 0) _phases.Add((name, 1, a.Duration));
@@ -159,15 +187,22 @@ public sealed class JobProgress : IDisposable
                     break;
                 case OffloadTelemetry.LayerSpan:
                     if (_job is null || a.ParentSpanId != _job.SpanId) return;
-                    _done++;
-                    var layer = IntTag(a, OffloadTelemetry.AttrLayer) ?? (_firstLayer ?? 0) + _done - 1;
+                    var layer = IntTag(a, OffloadTelemetry.AttrLayer) ?? (_firstLayer ?? 0) + _done;
                     if (!_started)
                     {
                         _firstLayer = layer;
                         _started = true;
                         _view?.Started(SnapshotLocked());
                     }
-                    _view?.LayerDone(SnapshotLocked(), layer, a.Duration, _layerPhases.ToArray());
+                    if (_layerCompleted)
+                    {
+                        _done++;
+                        _view?.LayerDone(SnapshotLocked(), layer, a.Duration, _layerPhases.ToArray());
+                    }
+                    else
+                    {
+                        _view?.LayerFailed(SnapshotLocked(), layer, a.Duration, _lastPhase);
+                    }
                     _layerPhases.Clear();
                     if (_layer == a) _layer = null;
                     break;

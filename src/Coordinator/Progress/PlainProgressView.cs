@@ -28,6 +28,13 @@ internal sealed class PlainProgressView(TextWriter output) : IProgressView
         output.Flush();
     }
 
+    public void LayerFailed(ProgressSnapshot s, int layer, TimeSpan wall, string? phase)
+    {
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"layer {layer + 1}/{s.TotalLayers} failed after {ProgressText.Duration(wall)}{(phase is null ? "" : $" in {phase}")}"));
+        output.Flush();
+    }
+
     public void Finished(ProgressSnapshot s, TimeSpan wall)
     {
         // A job span that ends with layers left is a failed run: the CLI's error line follows.
