@@ -6,9 +6,13 @@ namespace Offload.Coordinator;
 /// <summary>The `offload` executable: one System.CommandLine root with a command per file under Commands/.</summary>
 public static class Program
 {
-    public static int Main(string[] args)
+    public static int Main(string[] args) => CliRunner.Run(BuildRoot(), args);
+
+    /// <summary>The root command with every subcommand registered (tests iterate over it).</summary>
+    public static RootCommand BuildRoot()
     {
-        var root = new RootCommand("Offload: compress large language models that do not fit on one accelerator.");
+        var root = new RootCommand("Offload: compress large language models that do not fit on one accelerator.")
+            .WithExamples("offload info", "offload synth --out ./tiny --preset tiny --outliers 4", "offload inspect ./tiny");
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(HadamardCommand.Create());
         root.Subcommands.Add(ImportLlama2cCommand.Create());
@@ -19,6 +23,7 @@ public static class Program
         root.Subcommands.Add(QualityCommand.Create());
         root.Subcommands.Add(CompressCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
-        return CliRunner.Run(root, args);
+        root.Subcommands.Add(InspectCommand.Create());
+        return root;
     }
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using Offload.Compression.Modifiers;
 using Offload.Compression.Recipes;
 using Offload.Coordinator.Job;
+using Offload.Coordinator.Progress;
 using Offload.DeviceActors;
 using Offload.Model.Config;
 using Offload.Model.Loading;
@@ -38,16 +39,17 @@ public static class CompressCommand
         var output = new Option<string>("--out") { Description = "output checkpoint folder (must not exist or be empty)", Required = true };
         var resume = new Option<bool>("--resume") { Description = "continue the work folder (<out>.offload-work) of an interrupted run" };
         var noPropagate = new Option<bool>("--no-error-propagation") { Description = "feed the next layer the unquantized layer's outputs" };
+        var progress = ProgressOption.Create();
         var cmd = new Command("compress",
             "Rotate (SpinQuant), calibrate (GPTQ) or round (RTN) layer by layer through the offloading runtime and write a compressed-tensors checkpoint vLLM loads.\n" +
-            "Resumable: the state lives in <out>.offload-work until the checkpoint is renamed into place.\n" +
-            "Examples:\n" +
-            "  offload compress --model ./stories260K --scheme W4A16 --rotations R1,R2,R4 --dataset tinystories.txt --samples 64 --seq-len 256 --devices cpu:0,cpu:1 --device-memory 64MiB --out ./stories-w4a16\n" +
-            "  offload compress --model ./Llama-3-8B --recipe recipe.yaml --dataset calib.jsonl --samples 128 --seq-len 2048 --device-memory 8GiB --out ./Llama-3-8B-W4A16")
+            "Resumable: the state lives in <out>.offload-work until the checkpoint is renamed into place.")
         {
             model, recipe, scheme, method, rotations, transformType, dataset, samples, seqLen, split, batch, devices, deviceMemory, hostMemory, prefetch,
-            bandwidth, output, resume, noPropagate,
+            bandwidth, output, resume, noPropagate, progress,
         };
+        cmd.WithExamples(
+            "offload compress --model ./stories260K --scheme W8A8 --rotations R1,R2,R4 --dataset tinystories.txt --samples 64 --seq-len 256 --devices cpu:0,cpu:1 --device-memory 64MiB --out ./stories-w8a8",
+            "offload compress --model ./Llama-3-8B --recipe recipe.yaml --dataset calib.jsonl --samples 128 --seq-len 2048 --device-memory 8GiB --out ./Llama-3-8B-W4A16");
         cmd.SetAction(parse =>
         {
             var dir = parse.GetValue(model)!;
@@ -87,7 +89,9 @@ public static class CompressCommand
                 Resume = parse.GetValue(resume),
                 PropagateError = !parse.GetValue(noPropagate),
             };
-            var report = CompressJob.Run(options, Console.Error);
+            CompressReport report;
+            using (ProgressOption.Start(parse, progress))
+                report = CompressJob.Run(options, Console.Error);
             Print(report);
             return 0;
         });

@@ -27,11 +27,11 @@ public static class DemoCommand
         var layers = new Option<int>("--layers") { Description = "decoder layers of the synthetic model", DefaultValueFactory = _ => 6 };
         var cmd = new Command("demo",
             "The embedded default: synthesize a model with outlier channels, compress it (RTN W4A16, GPTQ W4A16, R1+R2 + GPTQ W4A16) over two virtual devices " +
-            "whose budget is smaller than the model, reload each checkpoint and print the quality table.\n" +
-            "Example: offload demo")
+            "whose budget is smaller than the model, reload each checkpoint and print the quality table.")
         {
             output, layers,
         };
+        cmd.WithExamples("offload demo", "offload demo --out ./demo --layers 8");
         cmd.SetAction(parse => Run(parse.GetValue(output), parse.GetValue(layers), Console.Out, Console.Error));
         return cmd;
     }

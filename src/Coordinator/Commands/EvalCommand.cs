@@ -21,11 +21,12 @@ public static class EvalCommand
         var runtime = new LayerwiseEvalCli();
         var cmd = new Command("eval",
             "Mean token NLL (nats/token) and perplexity over consecutive windows of the text's token stream; each window scores positions 1..seq-len-1.\n" +
-            "Example: offload eval --model ./stories260K --text tinystories_valid_head.txt --seq-len 512 --windows 64\n" +
-            "Layer-wise through the offloading runtime: add --devices cpu:0,cpu:1 --device-memory 64MiB [--out DIR [--resume]]")
+            "Layer-wise through the offloading runtime: add --devices cpu:0,cpu:1 --device-memory 64MiB [--out DIR [--resume]] [--progress plain]")
         {
             model, text, seqLen, windows, last, batch,
         };
+        cmd.WithExamples("offload eval --model ./stories260K --text tinystories_valid_head.txt --seq-len 512 --windows 64",
+            "offload eval --model ./synth --text tinystories_valid_head.txt --seq-len 128 --windows 8 --devices cpu:0,cpu:1 --device-memory 2MiB --progress plain");
         foreach (var o in runtime.All) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {

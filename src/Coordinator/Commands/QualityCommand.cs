@@ -21,11 +21,12 @@ public static class QualityCommand
         var calib = new Option<int>("--calib-windows") { Description = "calibration windows (the last of the stream)", DefaultValueFactory = _ => 64 };
         var cmd = new Command("quality",
             "Quantization quality table: perplexity, mean KL to FP and top-1 agreement for FP, RTN/GPTQ W4A16 (int4 channel), W4A4, R1+R2+R4 + GPTQ W4A4 and W8A8.\n" +
-            "GPTQ calibrates on the last --calib-windows windows of the stream; the first --windows windows are evaluated.\n" +
-            "Example: offload quality --model ./stories260K --text tinystories_valid_head.txt")
+            "GPTQ calibrates on the last --calib-windows windows of the stream; the first --windows windows are evaluated.")
         {
             model, text, tokenizer, seqLen, windows, calib,
         };
+        cmd.WithExamples("offload quality --model ./stories260K --text tinystories_valid_head.txt",
+            "offload quality --model ./synth --tokenizer tok512.bin --text tinystories_valid_head.txt --windows 8 --calib-windows 8");
         cmd.SetAction(parse =>
         {
             var dir = parse.GetValue(model)!;

@@ -123,7 +123,8 @@ public static class CompressJob
                 Hooks = online,
                 PropagateModified = o.PropagateError,
             };
-            var report = await LayerwiseEvalJob.RunAsync(options, o.Calibration!, [modifier], log).ConfigureAwait(false);
+            // Per-layer lines come from the progress display (the job's spans), not from the job's log.
+            var report = await LayerwiseEvalJob.RunAsync(options, o.Calibration!, [modifier]).ConfigureAwait(false);
             deviceStats = report.Devices;
             firstLayer = report.FirstLayerRun;
             foreach (var (k, v) in modifier.Timings) gptqTimings[k] = v;
