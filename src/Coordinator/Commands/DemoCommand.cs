@@ -4,6 +4,8 @@ using System.Globalization;
 using Offload.Compression.Checkpoint;
 using Offload.Coordinator.Demo;
 using Offload.Coordinator.Job;
+using Offload.Coordinator.Progress;
+using Offload.Coordinator.Telemetry;
 using Offload.DeviceActors;
 using Offload.Model.Evaluation;
 using Offload.Model.Loading;
@@ -31,8 +33,16 @@ public static class DemoCommand
         {
             output, layers,
         };
-        cmd.WithExamples("offload demo", "offload demo --out ./demo --layers 8");
-        cmd.SetAction(parse => Run(parse.GetValue(output), parse.GetValue(layers), Console.Out, Console.Error));
+        var progress = ProgressOption.Create();
+        cmd.Options.Add(progress);
+        TelemetrySession.AddOptions(cmd);
+        cmd.WithExamples("offload demo", "offload demo --out ./demo --layers 8 --progress plain --metrics-out demo-metrics.jsonl");
+        cmd.SetAction(parse =>
+        {
+            using var telemetry = TelemetrySession.Start(parse);
+            using var bars = ProgressOption.Start(parse, progress);
+            return Run(parse.GetValue(output), parse.GetValue(layers), Console.Out, TextWriter.Null);
+        });
         return cmd;
     }
 
@@ -73,12 +83,14 @@ public static class DemoCommand
             layerBytes = checkpoint.Tensors.Where(t => t.Name.StartsWith("model.layers.0.", StringComparison.Ordinal)).Sum(t => t.ByteLength);
         var workspace = Math.Max(ForwardWorkspace.Decoder(config, DType.BF16, batch, seq), ForwardWorkspace.Head(config, DType.BF16, seq));
         var budget = 2 * layerBytes + workspace + (1L << 20);
+        // Host memory for the activations between layers: a quarter of them; the rest spill to disk.
+        var hostBudget = (long)samples * seq * config.HiddenSize * sizeof(float) / 4;
         if (budget >= modelBytes)
             throw new OffloadException($"demo: {layers} layers are too few for a device budget below the model size; use --layers ≥ 6");
         stdout.WriteLine(string.Create(inv,
             $"demo model: {layers} layers, hidden {config.HiddenSize}, MLP {config.IntermediateSize}, GQA {config.NumAttentionHeads}/{config.NumKeyValueHeads}, 4 outlier channels, bf16, {ByteSize.Format(modelBytes)}"));
         stdout.WriteLine(string.Create(inv,
-            $"devices: cpu:0, cpu:1 with {ByteSize.Format(budget)} each; calibration {samples} × {seq} tokens (end of the text), evaluation {evalWindows} × {seq} (start)"));
+            $"devices: cpu:0, cpu:1 with {ByteSize.Format(budget)} each; host activations {ByteSize.Format(hostBudget)} (the rest spills to disk); calibration {samples} × {seq} tokens (end of the text), evaluation {evalWindows} × {seq} (start)"));
 
         using var fp = ModelLoader.Load(model);
         var fpResult = PerplexityEvaluator.Evaluate(fp, eval, seq);
@@ -107,6 +119,7 @@ public static class DemoCommand
                 BatchRows = batch,
                 Devices = [new DeviceId(DeviceKind.Cpu, 0), new DeviceId(DeviceKind.Cpu, 1)],
                 DeviceMemoryBytes = budget,
+                HostMemoryBytes = hostBudget,
             }, log);
             using var checkpoint = CompressedCheckpoint.Open(outCheckpoint);
             using var q = checkpoint.LoadModel();

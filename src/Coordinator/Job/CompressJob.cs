@@ -66,10 +66,6 @@ public static class CompressJob
             DurableFile.WriteAllText(jobFile, identity);
         }
 
-        using var jobSpan = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.JobSpan + ".compress");
-        jobSpan?.SetTag(OffloadTelemetry.AttrJobKind, "compress");
-        jobSpan?.SetTag(OffloadTelemetry.AttrDevices, string.Join(",", o.Devices));
-
         // 1. rotation
         var sourceDir = o.ModelDir;
         SpinQuantPlan? spin = null;

@@ -65,6 +65,9 @@ public static class RotationStage
             foreach (var d in deviceIds.Take(Math.Max(1, Math.Min(deviceIds.Count, config.NumHiddenLayers))))
                 devices.Add(DeviceClient.Start(system, new DeviceOptions(d, deviceMemoryBytes)));
             var rope = new RotaryEmbedding(config);
+            // Every device keeps one copy of each rotation matrix for the whole stage (shared by its layers).
+            var holds = devices.Select(d => SpinQuantFusion.Hold(plan, d.Transforms)).ToList();
+            using var releaseHolds = new DisposeAll(holds);
             using (var writer = SafetensorsCheckpointWriter.CreateIncremental(temp))
             {
                 using (var e = ends.Get(embedName)) writer.Write(embedName, e);
@@ -149,5 +152,13 @@ public static class RotationStage
             ?? throw new CheckpointException($"{sourceDir}/config.json: not a JSON object");
         node["tie_word_embeddings"] = rotated.TieWordEmbeddings;
         DurableFile.WriteAllText(Path.Combine(dir, LlamaConfig.FileName), node.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    private sealed class DisposeAll(List<IDisposable> items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var i in items) i.Dispose();
+        }
     }
 }
