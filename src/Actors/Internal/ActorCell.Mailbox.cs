@@ -9,14 +9,17 @@ internal sealed partial class ActorCell
     private volatile bool _terminating;
     private bool _suspended;
     private bool _skipActivity;
+    private int _queued; // user messages in the channel (its single-reader flavour cannot count)
 
     // ===== sending =====
 
     internal void SendUser(Envelope envelope)
     {
         _system.AddPending(1);
+        Interlocked.Increment(ref _queued);
         if (!_writer.TryWrite(envelope))
         {
+            Interlocked.Decrement(ref _queued);
             _system.RemovePending(1);
             DeadLetterFromMailbox(envelope);
             return;
@@ -111,7 +114,9 @@ internal sealed partial class ActorCell
             envelope = _unstashed.Dequeue();
             return true;
         }
-        return _reader.TryRead(out envelope);
+        if (!_reader.TryRead(out envelope)) return false;
+        Interlocked.Decrement(ref _queued);
+        return true;
     }
 
     private bool HasWork()

@@ -94,7 +94,14 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
     }
 
     /// <summary>Enqueues <see cref="Create"/>; the instance is built on the cell's own first run.</summary>
-    internal void Start() => SendSystem(Create.Instance);
+    internal void Start()
+    {
+        MailboxMetrics.Add(this);
+        SendSystem(Create.Instance);
+    }
+
+    /// <summary>User messages waiting in the mailbox (for <see cref="MailboxMetrics"/>).</summary>
+    internal int MailboxDepth => Volatile.Read(ref _queued);
 
     public IActorRef ActorOf(Props props, string? name = null) => CreateChild(props, name);
 
