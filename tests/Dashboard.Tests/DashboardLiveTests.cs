@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Playwright;
+using Offload.Coordinator.Dashboard;
+using Offload.Model.Synthetic;
+using Offload.Protocol;
+using Offload.Tests.Shared;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Offload.Dashboard.Tests;
+
+/// <summary>
+/// The acceptance test of the live dashboard (issue 8): a layer-wise job runs as a child process with
+/// <c>--dashboard 127.0.0.1:0 --metrics-out FILE</c>; Chromium opens the page while it runs, sees the completed-layer
+/// count advance, and every device-memory value the page shows for a snapshot sequence equals the value of the
+/// <c>--metrics-out</c> line with that sequence. A screenshot of the running job is saved to
+/// <c>tests/Dashboard.Tests/bin/Release/net10.0/screenshots/dashboard-live.png</c>.
+/// </summary>
+[Collection(BrowserCollection.Name)]
+public sealed class DashboardLiveTests(BrowserFixture chromium, ITestOutputHelper output)
+{
+    private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan ReadInterval = TimeSpan.FromMilliseconds(150);
+
+    public static string ScreenshotPath => Path.Combine(AppContext.BaseDirectory, "screenshots", "dashboard-live.png");
+
+    /// <summary>
+    /// The job the browser watches, as `offload` arguments (the dashboard and metrics options are appended). A 12-layer
+    /// model over two virtual devices whose budget holds one layer at a time, with a simulated 1 MiB/s link so that
+    /// each layer takes about half a second whatever the CPU: the run lasts several snapshot periods.
+    /// </summary>
+    private static string[] JobArguments(string model) =>
+    [
+        "eval", "--model", model, "--text", SharedData.File("tinystories_valid_head.txt"), "--seq-len", "128", "--windows", "16",
+        "--batch", "4", "--devices", "cpu:0,cpu:1", "--device-memory", "6MiB", "--bandwidth", "1MiB",
+    ];
+
+    /// <summary>Prepares what <see cref="JobArguments"/> needs: a synthetic model with the shared 512-token tokenizer.</summary>
+    private static string PrepareModel(TempDir temp)
+    {
+        var dir = temp.Sub("model");
+        SyntheticCheckpoint.Write(dir, new SynthOptions { Layers = 12, Hidden = 128, Intermediate = 344, Heads = 4, KvHeads = 2, Vocab = 512, DType = DType.F32, Seed = 11 });
+        File.Copy(SharedData.File("tok512.bin"), Path.Combine(dir, "tokenizer.bin"));
+        return dir;
+    }
+
+    [Fact]
+    public async Task The_page_follows_a_running_job_and_shows_the_metrics_export_values_of_each_snapshot()
+    {
+        var browser = chromium.Browser;
+        using var temp = new TempDir();
+        var model = PrepareModel(temp);
+        var metricsOut = temp.Sub("metrics.jsonl");
+        var args = JobArguments(model).Concat(["--dashboard", "127.0.0.1:0", "--metrics-out", metricsOut]).ToArray();
+
+        using var job = ChildJob.Start(args);
+        var url = await job.WaitForLineAsync(DashboardCli.ReadyPrefix, TimeSpan.FromSeconds(60));
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 1000 } });
+        await page.GotoAsync(url[DashboardCli.ReadyPrefix.Length..].Trim());
+        var first = await DashboardProbe.WaitForDataAsync(page, TimeSpan.FromSeconds(30));
+
+        var readings = new List<PageReading> { first };
+        var screenshot = false;
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < JobTimeout)
+        {
+            var r = await DashboardProbe.ReadAsync(page);
+            readings.Add(r);
+            if (!screenshot && r.LayersCompleted is > 0 && r.LayersCompleted < r.LayersTotal && r.Devices.Count > 0)
+            {
+                await Task.Delay(300); // let the charts draw this frame
+                Directory.CreateDirectory(Path.GetDirectoryName(ScreenshotPath)!);
+                await page.ScreenshotAsync(new PageScreenshotOptions { Path = ScreenshotPath, FullPage = true });
+                screenshot = true;
+            }
+            if (r.Connection == "ended" || (job.HasExited && r.Connection == "disconnected")) break;
+            await Task.Delay(ReadInterval);
+        }
+        await page.CloseAsync();
+        var (rc, stderr) = await job.WaitForExitAsync(JobTimeout);
+        Assert.True(rc == 0, $"offload {string.Join(' ', args)} exited {rc}: {stderr}");
+
+        var shown = readings.Where(r => r.Sequence is not null).ToList();
+        output.WriteLine($"{shown.Count} readings, sequences {shown[0].Sequence}..{shown[^1].Sequence}, completed {string.Join(",", shown.Select(r => r.LayersCompleted).Distinct())}; screenshot {ScreenshotPath}");
+
+        // The completed-layer count advances while the page watches: at least two different readings, never backwards.
+        var counts = shown.Select(r => r.LayersCompleted ?? -1).ToList();
+        Assert.True(counts.Distinct().Count() >= 2, $"the completed-layer count never changed: {string.Join(",", counts)}");
+        for (var i = 1; i < counts.Count; i++) Assert.True(counts[i] >= counts[i - 1], $"the completed-layer count went back: {string.Join(",", counts)}");
+        Assert.Equal(12, shown[^1].LayersTotal);
+        Assert.True(screenshot, "no reading of the running job had devices and a partial layer count to photograph");
+        Assert.True(new FileInfo(ScreenshotPath).Length > 10_000, "the screenshot is (nearly) empty");
+
+        // Device memory on the page equals the metrics export of the same snapshot.
+        var exported = MetricsExport.Read(metricsOut);
+        var withDevices = shown.Where(r => r.Devices.Count > 0).ToList();
+        Assert.True(withDevices.Count >= 2, "the page showed device memory in fewer than two readings");
+        var compared = 0;
+        foreach (var r in withDevices)
+        {
+            Assert.True(exported.TryGetValue(r.Sequence!.Value, out var line), $"--metrics-out has no line with sequence {r.Sequence}");
+            Assert.Equal(line.Keys.Order(), r.Devices.Select(d => d.Id).Order());
+            foreach (var d in r.Devices)
+            {
+                Assert.NotNull(d.Used);
+                Assert.NotNull(d.Limit);
+                Assert.Equal(line[d.Id].Used, d.Used!.Value);
+                Assert.Equal(line[d.Id].Limit, d.Limit!.Value);
+                compared++;
+            }
+        }
+        Assert.Contains(withDevices, r => r.Devices.Any(d => d.Used > 0 && d.Limit == 6 << 20));
+        output.WriteLine($"{compared} device values compared with --metrics-out");
+    }
+}
+
+/// <summary>`offload` (the built offload.dll) as a child process; stderr is read line by line as it comes.</summary>
+internal sealed class ChildJob : IDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _stderr = [];
+    private readonly Task<string> _stdout;
+    private readonly Lock _lock = new();
+    private TaskCompletionSource<bool> _lineArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private ChildJob(Process process)
+    {
+        _process = process;
+        _stdout = process.StandardOutput.ReadToEndAsync();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (_lock)
+            {
+                _stderr.Add(e.Data);
+                _lineArrived.TrySetResult(true);
+                _lineArrived = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        };
+        process.BeginErrorReadLine();
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public static ChildJob Start(IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "offload.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return new ChildJob(Process.Start(psi)!);
+    }
+
+    /// <summary>The first stderr line that starts with <paramref name="prefix"/>.</summary>
+    public async Task<string> WaitForLineAsync(string prefix, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            Task arrived;
+            lock (_lock)
+            {
+                if (_stderr.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal)) is { } line) return line;
+                arrived = _lineArrived.Task;
+            }
+            if (_process.HasExited)
+            {
+                _process.WaitForExit();
+                lock (_lock)
+                    throw new InvalidOperationException($"offload exited ({_process.ExitCode}) before printing '{prefix}…': {string.Join('\n', _stderr)}");
+            }
+            if (sw.Elapsed > timeout) throw new TimeoutException($"offload printed no '{prefix}…' line within {timeout.TotalSeconds} s");
+            await Task.WhenAny(arrived, Task.Delay(200));
+        }
+    }
+
+    public async Task<(int ExitCode, string Stderr)> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cancel.Token);
+        await _stdout;
+        lock (_lock) return (_process.ExitCode, string.Join('\n', _stderr));
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+    }
+}
