@@ -81,6 +81,8 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     public string? TraceParent => _current.TraceParent;
 
+    public global::System.Diagnostics.ActivityContext TraceContext => _current.TraceContext;
+
     public ILogger Log => _log ??= _system.LoggerFactory.CreateLogger(Props.ActorType);
 
     public ITimerScheduler Timers => _timers ??= new TimerScheduler(this);
@@ -186,7 +188,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
     public void Forward(IActorRef target, object message)
     {
         ArgumentNullException.ThrowIfNull(target);
-        target.Post(new Envelope(message, _current.Sender, _current.TraceParent));
+        target.Post(new Envelope(message, _current.Sender, _current.TraceContext));
     }
 
     public override string ToString() => Path;

@@ -112,8 +112,23 @@ public sealed class MetricsCollector : IDisposable
         }
     }
 
+    /// <summary>Stops the periodic collection (waiting for a collection in progress); <see cref="Collect"/> still works.</summary>
+    public void StopPeriodic()
+    {
+        Timer? timer;
+        lock (_timerLock)
+        {
+            timer = _timer;
+            _timer = null;
+        }
+        if (timer is null) return;
+        using var stopped = new ManualResetEvent(false);
+        if (timer.Dispose(stopped)) stopped.WaitOne(TimeSpan.FromSeconds(30));
+    }
+
     public void Dispose()
     {
+        StopPeriodic();
         lock (_timerLock)
         {
             _timer?.Dispose();
