@@ -41,7 +41,7 @@ public sealed class DashboardLiveTests(BrowserFixture chromium, ITestOutputHelpe
     {
         var dir = temp.Sub("model");
         SyntheticCheckpoint.Write(dir, new SynthOptions { Layers = 12, Hidden = 128, Intermediate = 344, Heads = 4, KvHeads = 2, Vocab = 512, DType = DType.F32, Seed = 11 });
-        File.Copy(SharedData.File("tok512.bin"), Path.Combine(dir, "tokenizer.bin"));
+        File.Copy(SharedData.File("tok512.bin"), Path.Combine(dir, "tokenizer.bin"), overwrite: true);
         return dir;
     }
 
@@ -61,14 +61,19 @@ public sealed class DashboardLiveTests(BrowserFixture chromium, ITestOutputHelpe
         var first = await DashboardProbe.WaitForDataAsync(page, TimeSpan.FromSeconds(30));
 
         var readings = new List<PageReading> { first };
+        // A screenshot of the running job: taken at the first reading with devices and a partial count, taken again
+        // once half of the layers are done (fuller charts).
         var screenshot = false;
+        var halfway = false;
         var sw = Stopwatch.StartNew();
         while (sw.Elapsed < JobTimeout)
         {
             var r = await DashboardProbe.ReadAsync(page);
             readings.Add(r);
-            if (!screenshot && r.LayersCompleted is > 0 && r.LayersCompleted < r.LayersTotal && r.Devices.Count > 0)
+            var running = r.LayersCompleted is > 0 && r.LayersCompleted < r.LayersTotal && r.Devices.Count > 0;
+            if (running && (!screenshot || (!halfway && r.LayersCompleted >= r.LayersTotal / 2)))
             {
+                halfway = r.LayersCompleted >= r.LayersTotal / 2;
                 await Task.Delay(300); // let the charts draw this frame
                 Directory.CreateDirectory(Path.GetDirectoryName(ScreenshotPath)!);
                 await page.ScreenshotAsync(new PageScreenshotOptions { Path = ScreenshotPath, FullPage = true });
@@ -88,7 +93,12 @@ public sealed class DashboardLiveTests(BrowserFixture chromium, ITestOutputHelpe
         var counts = shown.Select(r => r.LayersCompleted ?? -1).ToList();
         Assert.True(counts.Distinct().Count() >= 2, $"the completed-layer count never changed: {string.Join(",", counts)}");
         for (var i = 1; i < counts.Count; i++) Assert.True(counts[i] >= counts[i - 1], $"the completed-layer count went back: {string.Join(",", counts)}");
-        Assert.Equal(12, shown[^1].LayersTotal);
+        // The stream ends with the job's final state (the end event repeats the final snapshot).
+        var last = shown[^1];
+        Assert.Equal("ended", last.Connection);
+        Assert.Equal("finished", last.Status);
+        Assert.Equal(12, last.LayersTotal);
+        Assert.Equal(12, last.LayersCompleted);
         Assert.True(screenshot, "no reading of the running job had devices and a partial layer count to photograph");
         Assert.True(new FileInfo(ScreenshotPath).Length > 10_000, "the screenshot is (nearly) empty");
 

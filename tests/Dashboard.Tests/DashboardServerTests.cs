@@ -88,23 +88,18 @@ public sealed class DashboardServerTests
         var kind = "test-" + Guid.NewGuid().ToString("N")[..6];
         JsonElement job;
         // No other test of this assembly starts a job span in this process (the live test runs the job as a child).
-        using (var jobSpan = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.JobSpan))
+        using (var jobSpan = StartJob(kind, layers: 4))
         {
-            Assert.NotNull(jobSpan);
-            jobSpan.SetTag(OffloadTelemetry.AttrJobKind, kind);
-            jobSpan.SetTag(OffloadTelemetry.AttrLayers, 4);
-            for (var l = 0; l < 2; l++)
+            for (var l = 0; l < 2; l++) RunLayer(kind, l);
+            using (var third = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.LayerSpan))
             {
-                using var layer = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.LayerSpan);
-                layer?.SetTag(OffloadTelemetry.AttrLayer, l);
-                using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Calibrate, l)) Thread.Sleep(5);
-                using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Offload, l)) { }
+                third?.SetTag(OffloadTelemetry.AttrLayer, 2);
+                using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Calibrate, 2))
+                    job = await FrameOf(session, metrics.Collect());
+                using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Offload, 2)) { }
                 OffloadTelemetry.LayersCompletedCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrJobKind, kind));
             }
-            using var third = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.LayerSpan);
-            third?.SetTag(OffloadTelemetry.AttrLayer, 2);
-            using var phase = OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Calibrate, 2);
-            job = await FrameOf(session, metrics.Collect());
+            RunLayer(kind, 3);
         }
         Assert.Equal(kind, job.GetProperty("kind").GetString());
         Assert.Equal("running", job.GetProperty("status").GetString());
@@ -119,7 +114,53 @@ public sealed class DashboardServerTests
 
         var done = await FrameOf(session, metrics.Collect());
         Assert.Equal("finished", done.GetProperty("status").GetString());
-        Assert.Null(done.GetProperty("currentLayer").GetString());
+        Assert.Equal(4, done.GetProperty("layersCompleted").GetInt32());
+        Assert.Equal(JsonValueKind.Null, done.GetProperty("currentLayer").ValueKind);
+        Assert.Equal(0, done.GetProperty("etaSeconds").GetDouble());
+        Assert.Equal(8, done.GetProperty("timeline").GetArrayLength());
+        Assert.Equal(0, done.GetProperty("errors").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task A_job_that_ends_before_its_last_layer_is_shown_failed()
+    {
+        using var metrics = new MetricsCollector();
+        using var session = DashboardSession.Start(DashboardAddress.Parse("127.0.0.1:0", false), metrics);
+        var kind = "test-" + Guid.NewGuid().ToString("N")[..6];
+        using (StartJob(kind, layers: 3))
+        {
+            RunLayer(kind, 0);
+            // Layer 1 throws inside its span: the span ends, the layers-completed counter does not move.
+            using var layer = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.LayerSpan);
+            layer?.SetTag(OffloadTelemetry.AttrLayer, 1);
+            using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Calibrate, 1)) { }
+        }
+        var job = await FrameOf(session, metrics.Collect());
+        Assert.Equal("failed", job.GetProperty("status").GetString());
+        Assert.Equal(1, job.GetProperty("layersCompleted").GetInt32());
+        Assert.Equal("the job ended after 1 of 3 layers", Assert.Single(job.GetProperty("errors").EnumerateArray()).GetString());
+
+        session.ReportError("layer 1 calibrate: out of memory");
+        job = await FrameOf(session, metrics.Collect());
+        Assert.Contains("layer 1 calibrate: out of memory", job.GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    private static System.Diagnostics.Activity StartJob(string kind, int layers)
+    {
+        var job = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.JobSpan);
+        Assert.NotNull(job);
+        job.SetTag(OffloadTelemetry.AttrJobKind, kind);
+        job.SetTag(OffloadTelemetry.AttrLayers, layers);
+        return job;
+    }
+
+    private static void RunLayer(string kind, int l)
+    {
+        using var layer = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.LayerSpan);
+        layer?.SetTag(OffloadTelemetry.AttrLayer, l);
+        using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Calibrate, l)) Thread.Sleep(5);
+        using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Offload, l)) { }
+        OffloadTelemetry.LayersCompletedCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrJobKind, kind));
     }
 
     [Fact]

@@ -6,8 +6,12 @@ namespace Offload.Coordinator.Dashboard;
 /// <summary>
 /// The dashboard's command-line options, the same for every job command: <c>--dashboard [HOST:PORT]</c> (loopback
 /// only; without a value 127.0.0.1 and a free port; port 0 = a free port) and <c>--dashboard-public</c> (allow a
-/// non-loopback address: the dashboard has no authentication). Add them with <see cref="AddTo"/>, start with
-/// <see cref="Start"/> before the job runs, dispose the session after its last metrics snapshot.
+/// non-loopback address: the dashboard has no authentication). A job command adds them with <see cref="AddTo"/> and,
+/// before its job runs:
+/// <code>
+/// using var telemetry = TelemetrySession.Start(parse, inProcess: dashboard.Requested(parse));
+/// using var live = dashboard.Start(parse, telemetry, Console.Error); // disposed first: ends telemetry, then the page
+/// </code>
 /// </summary>
 public sealed class DashboardCli
 {
@@ -43,15 +47,27 @@ public sealed class DashboardCli
         Requested(parse) ? DashboardAddress.Parse(parse.GetValue(Address) ?? DashboardAddress.DefaultText, parse.GetValue(Public)) : null;
 
     /// <summary>
-    /// Starts the dashboard when asked for, over the snapshots of <paramref name="metrics"/> (the collector whose
-    /// snapshots also go to --metrics-out), and writes "dashboard: URL" to <paramref name="log"/>; null otherwise.
+    /// Starts the dashboard when asked for and writes "dashboard: URL" to <paramref name="log"/>; null otherwise. It
+    /// shows the snapshots of <paramref name="telemetry"/>'s collector (those --metrics-out writes, same sequence
+    /// numbers; collected every second here when there is no --metrics-out). Disposing the dashboard disposes
+    /// <paramref name="telemetry"/> first, so its final snapshot reaches the page, then ends the page's stream.
     /// </summary>
-    public DashboardSession? Start(ParseResult parse, MetricsCollector metrics, TextWriter log)
+    public DashboardSession? Start(ParseResult parse, TelemetrySession telemetry, TextWriter log)
     {
         if (Parse(parse) is not { } address) return null;
-        var session = DashboardSession.Start(address, metrics);
+        var metrics = telemetry.Metrics
+            ?? throw new InvalidOperationException("the telemetry session has no in-process metrics: start it with inProcess: true when --dashboard is given");
+        var session = DashboardSession.Start(address, metrics, () =>
+        {
+            if (telemetry.MetricsOutPath is null) telemetry.CollectNow(); // with --metrics-out, Dispose takes the final snapshot
+            telemetry.Dispose();
+        });
+        if (telemetry.MetricsOutPath is null) metrics.StartPeriodic(Interval);
         log.WriteLine(ReadyPrefix + session.Url);
         log.Flush();
         return session;
     }
+
+    /// <summary>How often the page gets a snapshot when no --metrics-out sets the pace.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 }

@@ -6,8 +6,9 @@ namespace Offload.Coordinator.Dashboard;
 /// A running dashboard: the HTTP server, a <see cref="JobTracker"/> over the job's spans, and a subscription to a
 /// <see cref="MetricsCollector"/> — every snapshot it collects (periodic or final) becomes one frame with that
 /// snapshot's sequence, so the page and <c>--metrics-out</c> show the same numbers for the same sequence. Start it
-/// before the job (the tracker must see the job span start) and dispose it after the last snapshot: disposing sends
-/// the last snapshot once more, with the job's final state, as the <c>end</c> event, then stops the server.
+/// before the job (the tracker must see the job span start). Disposing first runs <c>finishMetrics</c> (the owner's
+/// final snapshot, which still reaches the page), then sends the last snapshot once more, with the job's final state,
+/// as the <c>end</c> event, and stops the server.
 /// </summary>
 public sealed class DashboardSession : IDisposable
 {
@@ -15,13 +16,16 @@ public sealed class DashboardSession : IDisposable
     private readonly JobTracker _tracker;
     private readonly DashboardFeed _feed;
     private readonly DashboardServer _server;
+    private readonly Action? _finishMetrics;
     private readonly Lock _lock = new();
     private MetricSnapshot? _last;
+    private int _disposing;
     private bool _disposed;
 
-    private DashboardSession(MetricsCollector metrics, JobTracker tracker, DashboardServer server)
+    private DashboardSession(MetricsCollector metrics, JobTracker tracker, DashboardServer server, Action? finishMetrics)
     {
         _metrics = metrics;
+        _finishMetrics = finishMetrics;
         _tracker = tracker;
         _feed = new DashboardFeed(tracker);
         _server = server;
@@ -34,14 +38,17 @@ public sealed class DashboardSession : IDisposable
     /// <summary>The job state the page shows.</summary>
     public JobTracker Job => _tracker;
 
-    /// <summary>Serves the dashboard at <paramref name="address"/> with the snapshots of <paramref name="metrics"/>.</summary>
-    public static DashboardSession Start(DashboardAddress address, MetricsCollector metrics)
+    /// <summary>
+    /// Serves the dashboard at <paramref name="address"/> with the snapshots of <paramref name="metrics"/>;
+    /// <paramref name="finishMetrics"/> (optional) takes the final snapshot when the session ends.
+    /// </summary>
+    public static DashboardSession Start(DashboardAddress address, MetricsCollector metrics, Action? finishMetrics = null)
     {
         ArgumentNullException.ThrowIfNull(metrics);
         var tracker = new JobTracker();
         try
         {
-            return new DashboardSession(metrics, tracker, DashboardServer.Start(address));
+            return new DashboardSession(metrics, tracker, DashboardServer.Start(address), finishMetrics);
         }
         catch
         {
@@ -55,9 +62,17 @@ public sealed class DashboardSession : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposing, 1) != 0) return;
+        try
+        {
+            _finishMetrics?.Invoke();
+        }
+        catch (Exception ex)
+        {
+            _tracker.ReportError($"final metrics snapshot: {ex.Message}");
+        }
         lock (_lock)
         {
-            if (_disposed) return;
             _disposed = true;
             _metrics.Collected -= OnCollected;
             if (_last is not null) _server.Complete(_last.Sequence, _feed.Frame(_last));

@@ -134,6 +134,13 @@ public sealed class JobTracker : IDisposable
                 case OffloadTelemetry.JobSpan when ReferenceEquals(a, _job):
                     _jobEnd = a.StartTimeUtc + a.Duration;
                     if (a.Status == ActivityStatusCode.Error) _failed = true;
+                    // A job span that ends before its last layer ended by an exception (the span has no error status then).
+                    var completed = (_firstLayer is null ? 0 : IntTag(_firstLayer, OffloadTelemetry.AttrLayer) ?? 0) + _completedThisRun;
+                    if (!_failed && IntTag(a, OffloadTelemetry.AttrLayers) is { } total && completed < total)
+                    {
+                        _failed = true;
+                        _errors.Add(string.Create(CultureInfo.InvariantCulture, $"the job ended after {completed} of {total} layers"));
+                    }
                     break;
                 case OffloadTelemetry.LayerSpan:
                     if (_openLayers.Remove(a) && a.Status != ActivityStatusCode.Error) _completedLayerSeconds += a.Duration.TotalSeconds;
