@@ -58,6 +58,3 @@ internal static class DashboardProbe
 
     private static double? Double(string? s) => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
 }
-
-/// <summary>The page never showed a snapshot.</summary>
-internal sealed class DashboardShowsNoDataException(string message) : Exception(message);
