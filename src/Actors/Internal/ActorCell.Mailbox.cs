@@ -185,7 +185,7 @@ internal sealed partial class ActorCell
     /// </summary>
     private Activity? StartMessageSpan(in Envelope envelope)
     {
-        if (envelope.TraceContext == default || !OffloadTelemetry.Source.HasListeners()) return null;
+        if (!OffloadTelemetry.Source.HasListeners() || envelope.TraceContext == default) return null;
         var span = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.ActorMessageSpan, ActivityKind.Internal, envelope.TraceContext);
         if (span is null) return null;
         span.SetTag(OffloadTelemetry.AttrActorType, Props.ActorType.Name);
