@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Offload.Compression.Modifiers;
 using Offload.Compression.Recipes;
+using Offload.Coordinator.Dashboard;
 using Offload.Coordinator.Job;
 using Offload.Coordinator.Progress;
 using Offload.Coordinator.Telemetry;
@@ -49,12 +50,14 @@ public static class CompressCommand
             bandwidth, output, resume, noPropagate, progress,
         };
         TelemetrySession.AddOptions(cmd);
+        var dashboard = DashboardCli.AddTo(cmd);
         cmd.WithExamples(
             "offload compress --model ./stories260K --scheme W8A8 --rotations R1,R2,R4 --dataset tinystories.txt --samples 64 --seq-len 256 --devices cpu:0,cpu:1 --device-memory 64MiB --out ./stories-w8a8",
             "offload compress --model ./Llama-3-8B --recipe recipe.yaml --dataset calib.jsonl --samples 128 --seq-len 2048 --device-memory 8GiB --out ./Llama-3-8B-W4A16");
         cmd.SetAction(parse =>
         {
-            using var telemetry = TelemetrySession.Start(parse);
+            using var telemetry = TelemetrySession.Start(parse, inProcess: dashboard.Requested(parse));
+            using var live = dashboard.Start(parse, telemetry, Console.Error);
             var dir = parse.GetValue(model)!;
             var compression = ReadRecipe(parse.GetValue(recipe), parse.GetValue(scheme), parse.GetValue(method)!, parse.GetValue(rotations), parse.GetValue(transformType)!);
             if (!File.Exists(Path.Combine(dir, LlamaConfig.FileName)))

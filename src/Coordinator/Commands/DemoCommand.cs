@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Offload.Compression.Checkpoint;
+using Offload.Coordinator.Dashboard;
 using Offload.Coordinator.Demo;
 using Offload.Coordinator.Job;
 using Offload.Coordinator.Progress;
@@ -36,10 +37,12 @@ public static class DemoCommand
         var progress = ProgressOption.Create();
         cmd.Options.Add(progress);
         TelemetrySession.AddOptions(cmd);
-        cmd.WithExamples("offload demo", "offload demo --out ./demo --layers 8 --progress plain --metrics-out demo-metrics.jsonl");
+        var dashboard = DashboardCli.AddTo(cmd);
+        cmd.WithExamples("offload demo", "offload demo --dashboard 127.0.0.1:8080", "offload demo --out ./demo --layers 8 --progress plain --metrics-out demo-metrics.jsonl");
         cmd.SetAction(parse =>
         {
-            using var telemetry = TelemetrySession.Start(parse);
+            using var telemetry = TelemetrySession.Start(parse, inProcess: dashboard.Requested(parse));
+            using var live = dashboard.Start(parse, telemetry, Console.Error);
             using var bars = ProgressOption.Start(parse, progress);
             return Run(parse.GetValue(output), parse.GetValue(layers), Console.Out, TextWriter.Null);
         });

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Offload.Coordinator.Dashboard;
 using Offload.Coordinator.Telemetry;
 using Offload.Model.Evaluation;
 using Offload.Model.Loading;
@@ -23,7 +24,8 @@ public static class EvalCommand
         var cmd = new Command("eval",
             "Mean token NLL (nats/token) and perplexity over consecutive windows of the text's token stream; each window scores positions 1..seq-len-1.\n" +
             "Layer-wise through the offloading runtime: add --devices cpu:0,cpu:1 --device-memory 64MiB [--out DIR [--resume]] [--progress plain]\n" +
-            "Telemetry: --metrics-out metrics.jsonl; OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g. http://127.0.0.1:4318)")
+            "Telemetry: --metrics-out metrics.jsonl; OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g. http://127.0.0.1:4318)\n" +
+            "Live dashboard of a layer-wise run: add --dashboard 127.0.0.1:8080 and open the printed URL")
         {
             model, text, seqLen, windows, last, batch,
         };
@@ -31,6 +33,7 @@ public static class EvalCommand
             "offload eval --model ./synth --text tinystories_valid_head.txt --seq-len 128 --windows 8 --devices cpu:0,cpu:1 --device-memory 2MiB --progress plain");
         foreach (var o in runtime.All) cmd.Options.Add(o);
         TelemetrySession.AddOptions(cmd);
+        var dashboard = DashboardCli.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             var s = parse.GetValue(seqLen);
@@ -39,7 +42,10 @@ public static class EvalCommand
             if (s < 2) throw new OffloadException($"--seq-len {s}: must be ≥ 2");
             if (w < 1) throw new OffloadException($"--windows {w}: must be ≥ 1");
             if (b < 1) throw new OffloadException($"--batch {b}: must be ≥ 1");
-            using var telemetry = TelemetrySession.Start(parse);
+            if (dashboard.Requested(parse) && !runtime.Requested(parse))
+                throw new OffloadException("--dashboard follows a layer-wise job: add --device-memory (and --devices) to run eval through the runtime");
+            using var telemetry = TelemetrySession.Start(parse, inProcess: dashboard.Requested(parse));
+            using var live = dashboard.Start(parse, telemetry, Console.Error);
             var dir = parse.GetValue(model)!;
             if (runtime.Requested(parse))
             {
