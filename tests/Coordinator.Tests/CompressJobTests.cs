@@ -188,18 +188,42 @@ public sealed class CompressJobTests
         }
     }
 
-    private static (int Rc, string Out, string Err) Offload(string model, string recipe, string outDir, bool resume, string? killAt)
+    [Fact]
+    public void A_failure_inside_a_run_prints_one_line_naming_layer_and_phase_and_leaves_no_output_folder()
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var temp = new TempDir();
+        var (model, _) = JobTestModels.Write(temp, JobTestModels.Small());
+        File.Copy(SharedData.File("tok512.bin"), Path.Combine(model, "tokenizer.bin"), overwrite: true);
+        var recipe = Path.Combine(temp.Path, "recipe.yaml");
+        File.WriteAllText(recipe, RotateGptqW4A16Channel);
+        var outDir = temp.Sub("out");
+        var failed = Offload(model, recipe, outDir, resume: false, killAt: null, failAt: "layer:2:batch:1");
+        Assert.Equal(1, failed.Rc);
+        var lines = failed.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("offload:", StringComparison.Ordinal)).ToList();
+        var line = Assert.Single(lines);
+        Assert.StartsWith("offload: layer 2, phase calibrate: ", line);
+        Assert.DoesNotContain("   at ", failed.Err);
+        Assert.False(Directory.Exists(outDir));
+        // The state to resume from is kept; --resume finishes the job.
+        var resumed = Offload(model, recipe, outDir, resume: true, killAt: null);
+        Assert.True(resumed.Rc == 0, resumed.Err);
+        Assert.True(File.Exists(Path.Combine(outDir, "model.safetensors")));
+    }
+
+    private static (int Rc, string Out, string Err) Offload(string model, string recipe, string outDir, bool resume, string? killAt, string? failAt = null)
+    {
+        var psi = OffloadChild.StartInfo();
         foreach (var a in new[]
         {
-            Path.Combine(AppContext.BaseDirectory, "offload.dll"), "compress", "--model", model, "--recipe", recipe,
+            "compress", "--model", model, "--recipe", recipe,
             "--dataset", SharedData.File("tinystories_valid_head.txt"), "--samples", "8", "--seq-len", "16", "--batch", "2",
-            "--devices", "cpu:0,cpu:1", "--device-memory", "4MiB", "--out", outDir,
+            "--devices", "cpu:0,cpu:1", "--device-memory", "4MiB", "--out", outDir, "--progress", "none",
         }) psi.ArgumentList.Add(a);
         if (resume) psi.ArgumentList.Add("--resume");
         psi.Environment.Remove(JobKillSwitch.Variable);
         if (killAt is not null) psi.Environment[JobKillSwitch.Variable] = killAt;
+        psi.Environment.Remove(JobKillSwitch.FailVariable);
+        if (failAt is not null) psi.Environment[JobKillSwitch.FailVariable] = failAt;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
