@@ -69,6 +69,32 @@ public sealed class CompressJobTests
         Assert.False(Directory.Exists(temp.Sub("out1") + ".offload-work"));
     }
 
+    [Theory]
+    [InlineData(1, 1_400_000, 1)]
+    [InlineData(2, 1_400_000, 1)]
+    [InlineData(2, 2_000_000, 2)]
+    [InlineData(2, 8_000_000, 1)]
+    public void The_preflight_predicts_each_devices_peak_of_a_compress_run_within_10_percent(int devices, long budget, int prefetch)
+    {
+        using var temp = new TempDir();
+        var (model, config) = JobTestModels.Write(temp, JobTestModels.Deep());
+        var calib = JobTestModels.Windows(8, 16, config.VocabSize, seed: 3);
+        var ids = Enumerable.Range(0, devices).Select(i => new DeviceId(DeviceKind.Cpu, i)).ToArray();
+        var plan = Planning.ResidencyPlanner.Plan(new Planning.ResidencyPlanRequest
+        {
+            ModelDir = model, SeqLen = 16, Samples = 8, BatchRows = 2, Devices = ids, DeviceMemoryBytes = budget, PrefetchDepth = prefetch,
+            PropagationPass = true,
+        });
+        var yaml = "quant_stage:\n  quant_modifiers:\n    GPTQModifier: {targets: [Linear], scheme: W8A8, ignore: [lm_head]}\n";
+        var report = CompressJob.Run(Options(model, temp.Sub("out"), yaml, calib, devices) with { DeviceMemoryBytes = budget, PrefetchDepth = prefetch });
+        Assert.Equal(plan.Devices.Count, report.Devices.Count);
+        for (var d = 0; d < plan.Devices.Count; d++)
+        {
+            var error = Math.Abs(plan.Devices[d].PeakBytes - report.Devices[d].PeakBytes) / (double)report.Devices[d].PeakBytes;
+            Assert.True(error <= 0.10, $"{ids[d]}: predicted {plan.Devices[d].PeakBytes} B, measured {report.Devices[d].PeakBytes} B ({error:P1})");
+        }
+    }
+
     [Fact]
     public void A_second_run_refuses_a_leftover_work_folder_without_resume_and_an_existing_output()
     {

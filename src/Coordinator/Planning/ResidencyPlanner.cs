@@ -89,7 +89,8 @@ public static class ResidencyPlanner
         }
         void PrefetchAfter(int part)
         {
-            for (var k = 1; k <= r.PrefetchDepth && part + k < parts.Count; k++)
+            // A compress job (propagation pass) never runs the head, so it never prefetches it.
+            for (var k = 1; k <= r.PrefetchDepth && part + k < (r.PropagationPass ? parts.Count - 1 : parts.Count); k++)
             {
                 if (requested[part + k]) continue;
                 requested[part + k] = true;
@@ -105,6 +106,7 @@ public static class ResidencyPlanner
         var head = parts.Count - 1;
         for (var p = 0; p < parts.Count; p++)
         {
+            if (p == head && r.PropagationPass) break; // compress: calibration only, no head pass
             device.StartWindow();
             var spilledBefore = host.Spilled;
             Acquire(p);
@@ -112,9 +114,12 @@ public static class ResidencyPlanner
             if (p < head) host.Layer();
             if (p < head && r.PropagationPass)
             {
-                // The job offloads the modified layer with drop, then runs its batches again (a fresh onload).
+                // The job offloads the modified layer with drop and gives back the prefetched layers' leases (they
+                // stay cached, evictable), then runs its batches again (a fresh onload) and prefetches again.
                 Release(p);
                 device.Drop(parts[p].Name);
+                for (var k = 1; k <= r.PrefetchDepth && p + k < head; k++)
+                    if (requested[p + k]) Release(p + k);
                 Acquire(p);
                 PrefetchAfter(p);
                 host.Repeat();
