@@ -144,8 +144,10 @@ public sealed class CompressJobTests
         var stream = EvalProtocol.TokenStreamOfFile(SharedData.File("tinystories_valid_head.txt"), ModelLoader.LoadTokenizer(model, original.Config));
         var windows = EvalProtocol.FirstWindows(stream, 256, 4);
         using var checkpoint = CompressedCheckpoint.Open(outDir);
-        var plan = SpinQuantPlan.Create(recipe.Rotation!, original.Config);
-        using var rotated = checkpoint.LoadModel([new SpinQuantOnline(plan)]);
+        // The online half (R3/R4) is rebuilt from the checkpoint's transform_config alone, as a loader would.
+        var online = SpinQuantOnlineLoader.For(checkpoint);
+        Assert.Equal(rotations.Contains("R3") || rotations.Contains("R4"), online is not null);
+        using var rotated = checkpoint.LoadModel(online is null ? null : [online]);
         var diff = LogitComparison.Compare(original, rotated, windows, 256);
         Assert.True(diff.RelativeL2 <= 1e-5, $"relative L2 {diff.RelativeL2:E3}");
         var a = PerplexityEvaluator.Evaluate(original, windows, 256);

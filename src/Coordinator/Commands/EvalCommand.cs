@@ -4,6 +4,8 @@ using System.Globalization;
 using Offload.Coordinator.Dashboard;
 using Offload.Coordinator.Telemetry;
 using Offload.Model.Evaluation;
+using Offload.Compression.Checkpoint;
+using Offload.Compression.SpinQuant;
 using Offload.Model.Loading;
 using Offload.Protocol;
 
@@ -49,6 +51,8 @@ public static class EvalCommand
             var dir = parse.GetValue(model)!;
             if (runtime.Requested(parse))
             {
+                if (CompressedCheckpoint.IsCompressed(dir))
+                    throw new OffloadException($"{dir}: a compressed-tensors checkpoint is evaluated resident (dequantized); drop --devices/--device-memory/--out");
                 var cfg = Offload.Model.Config.LlamaConfig.Load(Path.Combine(dir, Offload.Model.Config.LlamaConfig.FileName));
                 var tok = ModelLoader.LoadTokenizer(dir, cfg);
                 var all = EvalProtocol.TokenStreamOfFile(parse.GetValue(text)!, tok);
@@ -56,7 +60,11 @@ public static class EvalCommand
                 var selected = fromEnd ? EvalProtocol.LastWindows(all, s, w) : EvalProtocol.FirstWindows(all, s, w);
                 return runtime.Run(parse, dir, selected, s, b, $"eval {(fromEnd ? "last" : "first")} {w} windows");
             }
-            using var lm = ModelLoader.Load(dir);
+            // A compressed-tensors checkpoint (e.g. written by `offload compress`) is dequantized, with its dynamic
+            // activation quantization and its online transforms (SpinQuant R3/R4) applied as vLLM would.
+            using var compressed = CompressedCheckpoint.IsCompressed(dir) ? CompressedCheckpoint.Open(dir) : null;
+            using var lm = compressed is null ? ModelLoader.Load(dir)
+                : compressed.LoadModel(SpinQuantOnlineLoader.For(compressed) is { } online ? [online] : null);
             if (s > lm.Config.MaxPositionEmbeddings)
                 throw new OffloadException($"--seq-len {s} exceeds the model's max_position_embeddings ({lm.Config.MaxPositionEmbeddings})");
             var tokenizer = ModelLoader.LoadTokenizer(dir, lm.Config);
