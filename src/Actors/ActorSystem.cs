@@ -134,7 +134,7 @@ public sealed class ActorSystem : IDisposable
     {
         ArgumentNullException.ThrowIfNull(receiver);
         ArgumentNullException.ThrowIfNull(message);
-        var scheduled = new ScheduledTell(this, receiver, new Envelope(message, sender, Activity.Current?.Id));
+        var scheduled = new ScheduledTell(this, receiver, new Envelope(message, sender, Activity.Current?.Context ?? default));
         scheduled.Start(delay);
         return scheduled;
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Offload.Actors;
@@ -22,6 +23,13 @@ public interface IActorContext
 
     /// <summary>W3C traceparent carried by the current message's envelope, if any.</summary>
     string? TraceParent { get; }
+
+    /// <summary>
+    /// The trace context carried by the current message's envelope (<c>default</c> when none). While a handler runs,
+    /// <see cref="Activity.Current"/> is the message's <c>offload.actor.message</c> span, a child of
+    /// this context, whenever the envelope has one and anyone listens to the ActivitySource "Offload".
+    /// </summary>
+    ActivityContext TraceContext { get; }
 
     /// <summary>Logger named after the actor's type.</summary>
     ILogger Log { get; }

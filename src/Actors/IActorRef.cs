@@ -20,5 +20,5 @@ public interface IActorRef
     void Post(Envelope envelope);
 
     /// <summary>Fire-and-forget send. The current <see cref="Activity"/> (if any) travels in the envelope.</summary>
-    void Tell(object message, IActorRef? sender = null) => Post(new Envelope(message, sender, Activity.Current?.Id));
+    void Tell(object message, IActorRef? sender = null) => Post(new Envelope(message, sender, Activity.Current?.Context ?? default));
 }

@@ -1,44 +1,90 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Runtime.InteropServices;
 
 namespace Offload.Coordinator;
 
 /// <summary>
 /// Runs a parsed command line with the exit-code contract: 0 success, 1 a failure inside a run (one line, no stack
-/// trace), 2 bad arguments or bad input named by file/module.
+/// trace), 2 bad arguments or bad input named by file/module (one line), 130 interrupted (SIGINT).
 /// </summary>
 public static class CliRunner
 {
     public const int Success = 0;
     public const int RunFailure = 1;
     public const int UsageError = 2;
+    public const int Interrupted = 130;
 
     public static int Run(RootCommand root, string[] args)
     {
+        CommandHelp.Install(root);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors) Console.Error.WriteLine($"offload: {e.Message}");
+            // One line whatever the number of errors, with where to look for the usage.
+            var command = parse.CommandResult.Command;
+            var help = command is RootCommand ? "offload --help" : $"offload {command.Name} --help";
+            Console.Error.WriteLine($"offload: {string.Join("; ", parse.Errors.Select(Describe))} (see '{help}')");
             return UsageError;
         }
+        // Ctrl+C: one line, then the default action ends the process by the signal, which its parent sees as exit code
+        // 130 (128 + SIGINT). (Environment.Exit from the handler would wait for the handler itself.) Everything a run
+        // writes goes through a temporary folder renamed at the end, and the layer-wise journal is durable per layer, so
+        // stopping anywhere leaves no partial output in place.
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ =>
+        {
+            Console.Error.WriteLine("offload: interrupted");
+            Console.Error.Flush();
+        });
         try
         {
             // System.CommandLine's default handler would print a stack trace and return 1: the catches below own errors.
-            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
-        }
-        catch (Offload.Protocol.OffloadException ex)
-        {
-            Console.Error.WriteLine($"offload: {ex.Message}");
-            return UsageError;
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or FormatException or InvalidDataException)
-        {
-            Console.Error.WriteLine($"offload: {ex.Message}");
-            return UsageError;
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
         }
         catch (Exception ex)
         {
-            Console.Error.WriteLine($"offload: {ex.GetType().Name}: {ex.Message}");
-            return RunFailure;
+            return Report(ex);
         }
     }
+
+    /// <summary>Prints one line for <paramref name="ex"/> (unwrapping a single-cause AggregateException) and returns the exit code.</summary>
+    public static int Report(Exception ex)
+    {
+        while (ex is AggregateException { InnerExceptions.Count: 1 } agg) ex = agg.InnerExceptions[0];
+        if (ex is AggregateException many)
+        {
+            var first = many.Flatten().InnerExceptions[0];
+            return Report(first);
+        }
+        switch (ex)
+        {
+            case Offload.Protocol.OffloadException:
+            case FileNotFoundException or DirectoryNotFoundException or FormatException or InvalidDataException:
+                Console.Error.WriteLine($"offload: {OneLine(ex.Message)}");
+                return UsageError;
+            case Job.LayerFailedException:
+                Console.Error.WriteLine($"offload: {OneLine(ex.Message)}");
+                return RunFailure;
+            default:
+                Console.Error.WriteLine($"offload: {ex.GetType().Name}: {OneLine(ex.Message)}");
+                return RunFailure;
+        }
+    }
+
+    /// <summary>The error's message, prefixed with the option or argument it is about when the message does not name it.</summary>
+    private static string Describe(ParseError error)
+    {
+        var message = OneLine(error.Message).TrimEnd('.');
+        var symbol = error.SymbolResult switch
+        {
+            OptionResult o => o.Option.Name,
+            ArgumentResult a => $"<{a.Argument.Name}>",
+            CommandResult c when c.Command.Arguments.Count > 0 && message.Contains("argument", StringComparison.OrdinalIgnoreCase) =>
+                string.Join(" ", c.Command.Arguments.Select(x => $"<{x.Name}>")),
+            _ => null,
+        };
+        return symbol is null || message.Contains(symbol, StringComparison.Ordinal) ? message : $"{symbol}: {message}";
+    }
+
+    private static string OneLine(string message) => string.Join(' ', message.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
 }

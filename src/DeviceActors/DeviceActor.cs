@@ -16,6 +16,7 @@ public sealed class DeviceActor : ReceiveActor
 {
     private readonly DeviceOptions _options;
     private readonly DeviceMemory _memory;
+    private readonly DeviceTransformCache? _transforms;
     private readonly List<Request> _pending = new();
     private readonly List<Request> _loading = new();
     private TransferWorker? _worker;
@@ -25,10 +26,11 @@ public sealed class DeviceActor : ReceiveActor
     private long _transfers;
     private long _hits;
 
-    private DeviceActor(DeviceOptions options, DeviceMemory memory)
+    private DeviceActor(DeviceOptions options, DeviceMemory memory, DeviceTransformCache? transforms)
     {
         _options = options;
         _memory = memory;
+        _transforms = transforms;
         Receive<Onload>(OnOnload);
         Receive<Reserve>(OnReserve);
         Receive<Promote>(OnPromote);
@@ -38,11 +40,14 @@ public sealed class DeviceActor : ReceiveActor
         Receive<GetStats>(_ => Sender.Tell(Stats(), Self));
     }
 
-    /// <summary>Props of the actor over <paramref name="memory"/> (the ledger outlives restarts).</summary>
-    public static Props Props(DeviceOptions options, DeviceMemory memory)
+    /// <summary>
+    /// Props of the actor over <paramref name="memory"/> (the ledger outlives restarts). While the actor runs, the
+    /// ledger and <paramref name="transforms"/> are in the <see cref="DeviceRegistry"/> (device metrics).
+    /// </summary>
+    public static Props Props(DeviceOptions options, DeviceMemory memory, DeviceTransformCache? transforms = null)
     {
         options.Validate();
-        return Actors.Props.Create(() => new DeviceActor(options, memory));
+        return Actors.Props.Create(() => new DeviceActor(options, memory, transforms));
     }
 
     // ---- messages ------------------------------------------------------------------------------------------------
@@ -82,6 +87,7 @@ public sealed class DeviceActor : ReceiveActor
     {
         var self = Self;
         _worker = new TransferWorker(_options, done => self.Tell(done));
+        DeviceRegistry.Register(_memory, _transforms);
     }
 
     protected override void PostStop()
@@ -89,6 +95,7 @@ public sealed class DeviceActor : ReceiveActor
         _worker?.StopAsync().Wait(TimeSpan.FromSeconds(30));
         foreach (var r in _pending) r.DisposeSources();
         _pending.Clear();
+        DeviceRegistry.Unregister(_memory);
     }
 
     // ---- handlers --------------------------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ namespace Offload.DeviceActors;
 /// </summary>
 public sealed class DeviceClient
 {
-    private DeviceClient(ActorSystem system, IActorRef actor, DeviceOptions options, DeviceMemory memory)
+    private DeviceClient(ActorSystem system, IActorRef actor, DeviceOptions options, DeviceMemory memory, DeviceTransformCache transforms)
     {
         System = system;
         Actor = actor;
         Options = options;
         Memory = memory;
-        Transforms = new DeviceTransformCache(options.Device, memory);
+        Transforms = transforms;
     }
 
     public ActorSystem System { get; }
@@ -36,8 +36,9 @@ public sealed class DeviceClient
     {
         options.Validate();
         var memory = new DeviceMemory(options.Device, options.BudgetBytes);
-        var actor = system.ActorOf(DeviceActor.Props(options, memory), $"device-{options.Device.Kind.ToString().ToLowerInvariant()}-{options.Device.Index}");
-        return new DeviceClient(system, actor, options, memory);
+        var transforms = new DeviceTransformCache(options.Device, memory);
+        var actor = system.ActorOf(DeviceActor.Props(options, memory, transforms), $"device-{options.Device.Kind.ToString().ToLowerInvariant()}-{options.Device.Index}");
+        return new DeviceClient(system, actor, options, memory, transforms);
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using Offload.Compression.Sequential;
 using Offload.Protocol;
+using Offload.Protocol.Telemetry;
 using Offload.Tensors;
 
 namespace Offload.DeviceActors;
@@ -14,12 +15,14 @@ public sealed class DeviceTransformCache : ISharedTransformCache
     private const string Owner = "#transforms";
     private readonly DeviceId _device;
     private readonly DeviceMemory _memory;
+    private readonly string _deviceName;
     private readonly object _gate = new();
     private readonly Dictionary<TransformCacheKey, Entry> _entries = new();
 
     public DeviceTransformCache(DeviceId device, DeviceMemory memory)
     {
         _device = device;
+        _deviceName = device.ToString();
         _memory = memory;
     }
 
@@ -47,8 +50,10 @@ public sealed class DeviceTransformCache : ISharedTransformCache
             if (_entries.TryGetValue(key, out var e))
             {
                 e.Refs++;
+                OffloadTelemetry.TransformCacheHitsCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrDevice, _deviceName));
                 return e.Tensor;
             }
+            OffloadTelemetry.TransformCacheMissesCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrDevice, _deviceName));
             var made = create();
             var copy = made.Device == _device && made.Storage.IsWritable ? made : made.To(_device);
             if (!ReferenceEquals(copy, made)) made.Dispose();

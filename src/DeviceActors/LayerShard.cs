@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Offload.Actors;
+using Offload.Compression.Sequential;
 using Offload.Model.Evaluation;
 using Offload.Model.Forward;
 using Offload.Model.Naming;
@@ -20,18 +21,20 @@ public sealed class LayerShard : ReceiveActor
     private readonly ShardParameters _parameters;
     private readonly DeviceClient _device;
     private readonly RotaryEmbedding _rope;
+    private readonly IActivationHooks? _hooks;
     private Task<DeviceLease>? _pending;
     private DeviceLease? _lease;
     private DecoderLayer? _layer;
     private OutputHead? _head;
     private TimeSpan _onloadWait;
 
-    private LayerShard(ShardSpec spec, ShardParameters parameters, DeviceClient device, RotaryEmbedding rope)
+    private LayerShard(ShardSpec spec, ShardParameters parameters, DeviceClient device, RotaryEmbedding rope, IActivationHooks? hooks)
     {
         _spec = spec;
         _parameters = parameters;
         _device = device;
         _rope = rope;
+        _hooks = hooks;
         Receive<Prefetch>(_ => StartOnload(prefetch: true));
         Receive<Acquire>(_ =>
         {
@@ -43,10 +46,12 @@ public sealed class LayerShard : ReceiveActor
         ReceiveAsync<Head>(m => Reply(() => OnHead(m)));
         ReceiveAsync<Embed>(m => Reply(() => Task.FromResult<object>(OnEmbed(m))));
         ReceiveAsync<Offload>(m => Reply(() => OnOffload(m.Drop)));
+        ReceiveAsync<Modify>(m => Reply(() => OnModify(m)));
     }
 
-    public static Props Props(ShardSpec spec, ShardParameters parameters, DeviceClient device, RotaryEmbedding rope) =>
-        Actors.Props.Create(() => new LayerShard(spec, parameters, device, rope));
+    /// <param name="hooks">online transforms run inside the decoder layer's forward (SpinQuant R3/R4), or null.</param>
+    public static Props Props(ShardSpec spec, ShardParameters parameters, DeviceClient device, RotaryEmbedding rope, IActivationHooks? hooks = null) =>
+        Actors.Props.Create(() => new LayerShard(spec, parameters, device, rope, hooks));
 
     // ---- messages ------------------------------------------------------------------------------------------------
 
@@ -91,6 +96,16 @@ public sealed class LayerShard : ReceiveActor
 
     public sealed record Offloaded(string Shard);
 
+    /// <summary>
+    /// Runs <paramref name="Work"/> on this decoder layer on its device (a data-free modifier event such as SpinQuant's
+    /// rotation fusion): the parameters are onloaded, the work reads them through an <see cref="ILayerContext"/> whose
+    /// transform cache is this device's, and replaced parameters drop the device copies → <see cref="ModifyDone"/>.
+    /// </summary>
+    public sealed record Modify(Action<ILayerContext> Work);
+
+    /// <summary>Reply to <see cref="Modify"/>: whether a parameter was replaced, and the time it took.</summary>
+    public sealed record ModifyDone(string Shard, bool Changed, TimeSpan Elapsed);
+
     // ---- handlers --------------------------------------------------------------------------------------------------
 
     private async Task Reply(Func<Task<object>> work)
@@ -132,13 +147,24 @@ public sealed class LayerShard : ReceiveActor
         if (_spec.Kind == ShardKind.Decoder)
         {
             var weights = DecoderLayerWeights.From(config, _spec.LayerIndex, n => lease.Contains(n) ? lease[n].Share() : null, _device.Device.ToString());
-            _layer = new DecoderLayer(config, _spec.LayerIndex, weights, _rope);
+            _layer = new DecoderLayer(config, _spec.LayerIndex, weights, _rope) { Hooks = _hooks };
         }
         else
         {
             _head = new OutputHead(lease[ModuleNames.Weight(ModuleNames.FinalNorm)].Share(), lease[ModuleNames.Weight(ModuleNames.LmHead)].Share(), config.RmsNormEps);
         }
         _onloadWait += sw.Elapsed;
+    }
+
+    private async Task<object> OnModify(Modify m)
+    {
+        if (_spec.Kind != ShardKind.Decoder) throw new InvalidOperationException($"{_spec.Name} is not a decoder layer");
+        var sw = Stopwatch.StartNew();
+        await EnsureOnloaded().ConfigureAwait(false);
+        var context = new ShardLayerContext(_spec.LayerIndex, _parameters, _lease!, _device.Transforms);
+        m.Work(context);
+        if (context.Modified) await OnOffload(drop: true).ConfigureAwait(false);
+        return new ModifyDone(_spec.Name, context.Modified, sw.Elapsed);
     }
 
     private async Task<object> OnForward(Forward m)

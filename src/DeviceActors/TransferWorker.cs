@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Offload.Protocol.Telemetry;
 using Offload.Tensors;
 
 namespace Offload.DeviceActors;
@@ -16,12 +17,14 @@ internal sealed class TransferWorker
     private readonly Channel<Job> _jobs = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ITransferDelay _delay;
     private readonly Task _loop;
+    private readonly string _deviceName;
 
     public TransferWorker(DeviceOptions options, Action<DeviceActor.TransferDone> done)
     {
         _options = options;
         _done = done;
         _delay = options.Delay ?? RealTransferDelay.Instance;
+        _deviceName = options.Device.ToString();
         _loop = Task.Run(RunAsync);
     }
 
@@ -73,7 +76,25 @@ internal sealed class TransferWorker
             {
                 foreach (var (_, s) in job.Items) s.Dispose();
             }
-            _done(new DeviceActor.TransferDone(job.Id, job.Items.Select(i => i.Key).ToArray(), copies, error, Stopwatch.GetElapsedTime(start), bytes));
+            var elapsed = Stopwatch.GetElapsedTime(start);
+            if (error is null) Record(bytes, elapsed);
+            _done(new DeviceActor.TransferDone(job.Id, job.Items.Select(i => i.Key).ToArray(), copies, error, elapsed, bytes));
         }
+    }
+
+    /// <summary>
+    /// One host→device transfer in the metrics (<see cref="OffloadTelemetry.TransferSize"/>,
+    /// <see cref="OffloadTelemetry.TransferDuration"/>). The sources are always host or memory-mapped tensors, so every
+    /// copy this worker makes is h2d; the duration includes the simulated bandwidth's wait.
+    /// </summary>
+    private void Record(long bytes, TimeSpan elapsed)
+    {
+        var tags = new TagList
+        {
+            { OffloadTelemetry.AttrDirection, OffloadTelemetry.Directions.HostToDevice },
+            { OffloadTelemetry.AttrDevice, _deviceName },
+        };
+        OffloadTelemetry.TransferSizeCounter.Add(bytes, tags);
+        OffloadTelemetry.TransferDurationHistogram.Record(elapsed.TotalSeconds, tags);
     }
 }

@@ -27,7 +27,9 @@ public sealed class JobJournalTests
         var whole = LayerwiseEvalJob.Run(Options(dir, temp.Sub("whole")), tokens);
 
         var broken = temp.Sub("broken");
-        Assert.Throws<InvalidOperationException>(() => LayerwiseEvalJob.Run(Options(dir, broken), tokens, [new FailAt(2)]));
+        var failed = Assert.Throws<LayerFailedException>(() => LayerwiseEvalJob.Run(Options(dir, broken), tokens, [new FailAt(2)]));
+        Assert.IsType<InvalidOperationException>(failed.InnerException);
+        Assert.StartsWith("layer 2, phase compress: ", failed.Message);
         Assert.False(File.Exists(ResultPath(broken)));
         var progress = JsonNode.Parse(File.ReadAllText(Path.Combine(broken, "journal", "progress.json")))!;
         Assert.Equal(2, progress["completed_layers"]!.GetValue<int>());

@@ -6,7 +6,6 @@ namespace Offload.Coordinator.Tests;
 /// <summary>The model commands end to end through Program.Main: outputs on success, one-line errors and exit code 2 on bad input.</summary>
 public sealed class ModelCommandTests : IDisposable
 {
-    private static readonly object s_console = new();
     private readonly string _root = Path.Combine(Path.GetTempPath(), "offload-cli-tests-" + Guid.NewGuid().ToString("N")[..8]);
 
     public ModelCommandTests() => Directory.CreateDirectory(_root);
@@ -16,26 +15,7 @@ public sealed class ModelCommandTests : IDisposable
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        lock (s_console)
-        {
-            var (oldOut, oldErr) = (Console.Out, Console.Error);
-            var (o, e) = (new StringWriter(), new StringWriter());
-            Console.SetOut(o);
-            Console.SetError(e);
-            try
-            {
-                var code = Program.Main(args);
-                return (code, o.ToString(), e.ToString());
-            }
-            finally
-            {
-                Console.SetOut(oldOut);
-                Console.SetError(oldErr);
-            }
-        }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliHarness.Run(args);
 
     private static void AssertOneLineError((int Code, string Out, string Err) r, string mention)
     {

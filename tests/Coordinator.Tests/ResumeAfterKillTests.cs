@@ -47,16 +47,10 @@ public sealed class ResumeAfterKillTests
 
     private static (int Rc, string Out, string Err) Offload(string model, string outDir, bool resume, string? killAt)
     {
-        var exe = Path.Combine(AppContext.BaseDirectory, "offload.dll");
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var psi = OffloadChild.StartInfo();
         foreach (var a in new[]
         {
-            exe, "eval", "--model", model, "--text", SharedData.File("tinystories_valid_head.txt"), "--seq-len", "32", "--windows", "6",
+            "eval", "--model", model, "--text", SharedData.File("tinystories_valid_head.txt"), "--seq-len", "32", "--windows", "6",
             "--batch", "2", "--devices", "cpu:0,cpu:1", "--device-memory", "1MiB", "--out", outDir,
         }) psi.ArgumentList.Add(a);
         if (resume) psi.ArgumentList.Add("--resume");

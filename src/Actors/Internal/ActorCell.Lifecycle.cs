@@ -242,11 +242,13 @@ internal sealed partial class ActorCell
             }
         }
         lock (_sysLock) _terminated = true;
+        MailboxMetrics.Remove(this);
         _writer.TryComplete();
 
         var drained = 0;
         while (_reader.TryRead(out var envelope))
         {
+            Interlocked.Decrement(ref _queued);
             drained++;
             DeadLetterFromMailbox(envelope);
         }

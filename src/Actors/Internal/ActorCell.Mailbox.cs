@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using Offload.Protocol.Telemetry;
+
 namespace Offload.Actors.Internal;
 
 internal sealed partial class ActorCell
@@ -9,14 +12,17 @@ internal sealed partial class ActorCell
     private volatile bool _terminating;
     private bool _suspended;
     private bool _skipActivity;
+    private int _queued; // user messages in the channel (its single-reader flavour cannot count)
 
     // ===== sending =====
 
     internal void SendUser(Envelope envelope)
     {
         _system.AddPending(1);
+        Interlocked.Increment(ref _queued);
         if (!_writer.TryWrite(envelope))
         {
+            Interlocked.Decrement(ref _queued);
             _system.RemovePending(1);
             DeadLetterFromMailbox(envelope);
             return;
@@ -111,7 +117,9 @@ internal sealed partial class ActorCell
             envelope = _unstashed.Dequeue();
             return true;
         }
-        return _reader.TryRead(out envelope);
+        if (!_reader.TryRead(out envelope)) return false;
+        Interlocked.Decrement(ref _queued);
+        return true;
     }
 
     private bool HasWork()
@@ -126,6 +134,8 @@ internal sealed partial class ActorCell
     private ValueTask Invoke(Envelope envelope)
     {
         _current = envelope;
+        var previous = Activity.Current;
+        var span = StartMessageSpan(envelope);
         ValueTask<bool> pending;
         try
         {
@@ -133,30 +143,61 @@ internal sealed partial class ActorCell
             if (pending.IsCompletedSuccessfully)
             {
                 if (!pending.Result) _actor!.InvokeUnhandled(_current.Message);
+                EndMessageSpan(span, null);
+                if (span is not null) Activity.Current = previous;
                 AfterMessage();
                 return default;
             }
         }
         catch (Exception ex)
         {
+            EndMessageSpan(span, ex);
+            if (span is not null) Activity.Current = previous;
             Fail(ex);
             AfterMessage();
             return default;
         }
-        return AwaitInvocation(pending);
+        var awaiting = AwaitInvocation(pending, span);
+        // The handler's continuations keep the span current (it flowed into them); this thread goes back to what it was.
+        if (span is not null) Activity.Current = previous;
+        return awaiting;
     }
 
-    private async ValueTask AwaitInvocation(ValueTask<bool> pending)
+    private async ValueTask AwaitInvocation(ValueTask<bool> pending, Activity? span)
     {
+        Exception? failure = null;
         try
         {
             if (!await pending.ConfigureAwait(false)) _actor!.InvokeUnhandled(_current.Message);
         }
         catch (Exception ex)
         {
-            Fail(ex);
+            failure = ex;
         }
+        EndMessageSpan(span, failure);
+        if (failure is not null) Fail(failure);
         AfterMessage();
+    }
+
+    /// <summary>
+    /// The span of one message (<see cref="OffloadTelemetry.ActorMessageSpan"/>), a child of the sender's trace context,
+    /// made current for the handler; null when the envelope carries no context or nobody listens.
+    /// </summary>
+    private Activity? StartMessageSpan(in Envelope envelope)
+    {
+        if (!OffloadTelemetry.Source.HasListeners() || envelope.TraceContext == default) return null;
+        var span = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.ActorMessageSpan, ActivityKind.Internal, envelope.TraceContext);
+        if (span is null) return null;
+        span.SetTag(OffloadTelemetry.AttrActorType, Props.ActorType.Name);
+        span.SetTag(OffloadTelemetry.AttrMessageType, envelope.Message.GetType().Name);
+        return span;
+    }
+
+    private static void EndMessageSpan(Activity? span, Exception? failure)
+    {
+        if (span is null) return;
+        if (failure is not null) span.SetStatus(ActivityStatusCode.Error, $"{failure.GetType().Name}: {failure.Message}");
+        span.Stop();
     }
 
     private ValueTask<bool> Dispatch(object message)

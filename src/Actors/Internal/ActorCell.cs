@@ -81,6 +81,8 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     public string? TraceParent => _current.TraceParent;
 
+    public global::System.Diagnostics.ActivityContext TraceContext => _current.TraceContext;
+
     public ILogger Log => _log ??= _system.LoggerFactory.CreateLogger(Props.ActorType);
 
     public ITimerScheduler Timers => _timers ??= new TimerScheduler(this);
@@ -94,7 +96,14 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
     }
 
     /// <summary>Enqueues <see cref="Create"/>; the instance is built on the cell's own first run.</summary>
-    internal void Start() => SendSystem(Create.Instance);
+    internal void Start()
+    {
+        MailboxMetrics.Add(this);
+        SendSystem(Create.Instance);
+    }
+
+    /// <summary>User messages waiting in the mailbox (for <see cref="MailboxMetrics"/>).</summary>
+    internal int MailboxDepth => Volatile.Read(ref _queued);
 
     public IActorRef ActorOf(Props props, string? name = null) => CreateChild(props, name);
 
@@ -179,7 +188,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
     public void Forward(IActorRef target, object message)
     {
         ArgumentNullException.ThrowIfNull(target);
-        target.Post(new Envelope(message, _current.Sender, _current.TraceParent));
+        target.Post(new Envelope(message, _current.Sender, _current.TraceContext));
     }
 
     public override string ToString() => Path;

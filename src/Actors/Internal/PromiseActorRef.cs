@@ -49,7 +49,7 @@ internal sealed class PromiseActorRef<T> : InternalActorRef
             Cleanup();
             return;
         }
-        _target.Post(new Envelope(_message, this, global::System.Diagnostics.Activity.Current?.Id));
+        _target.Post(new Envelope(_message, this, global::System.Diagnostics.Activity.Current?.Context ?? default));
     }
 
     public override void Post(Envelope envelope)

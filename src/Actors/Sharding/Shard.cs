@@ -40,7 +40,7 @@ internal sealed class Shard : ReceiveActor
         Receive<ShardCoordinator.HandOff>(_ => OnHandOff());
         Receive<IdleCheck>(_ => PassivateIdle());
         Receive<StopRemaining>(_ => { foreach (var entity in _entities.Values) Context.Stop(entity); });
-        ReceiveAny(message => Route(new Envelope(message, Context.Sender, Context.TraceParent)));
+        ReceiveAny(message => Route(new Envelope(message, Context.Sender, Context.TraceContext)));
     }
 
     protected override void PreStart()

@@ -185,7 +185,7 @@ public sealed partial class ShardRegion : ReceiveActor
             return;
         }
         var shard = _extractor.GetShardId(entityId.Value);
-        var envelope = new Envelope(message, Context.Sender, Context.TraceParent);
+        var envelope = new Envelope(message, Context.Sender, Context.TraceContext);
         if (_homes.TryGetValue(shard, out var home))
         {
             Deliver(shard, home, envelope);

@@ -44,6 +44,22 @@ public sealed class CompressedCheckpoint : IDisposable
     /// <summary>Module → scheme of every quantized module.</summary>
     public IReadOnlyDictionary<string, QuantizationScheme> Schemes => _schemes;
 
+    /// <summary>True when <paramref name="dir"/>'s config.json has a quantization_config (a compressed-tensors checkpoint).</summary>
+    public static bool IsCompressed(string dir)
+    {
+        var configPath = Path.Combine(dir, LlamaConfig.FileName);
+        if (!File.Exists(configPath)) return false;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(configPath));
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("quantization_config", out var qc) && qc.ValueKind == JsonValueKind.Object;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Opens <paramref name="dir"/> (config.json with quantization_config + safetensors).</summary>
     public static CompressedCheckpoint Open(string dir)
     {

@@ -4,6 +4,7 @@ using Offload.Model.Config;
 using Offload.Model.Forward;
 using Offload.Model.Naming;
 using Offload.Protocol;
+using Offload.Protocol.Telemetry;
 using Offload.Tensors;
 
 namespace Offload.Compression.Gptq;
@@ -87,7 +88,12 @@ public static class LayerQuantizer
                 results[i] = new LinearQuantization(module, scheme, fq, rows, cols, w.DType, qp, null, 0, false);
                 return;
             }
+            using var span = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.GptqModuleSpan);
+            span?.SetTag(OffloadTelemetry.AttrGptqModule, module);
+            span?.SetTag(OffloadTelemetry.AttrLayer, layer);
             var r = GptqSolver.QuantizeWeight(values, rows, cols, factors[(site, args.ActOrder is not null)], args, w.DType, options, module);
+            span?.SetTag(OffloadTelemetry.AttrGptqLoss, r.Loss);
+            OffloadTelemetry.GptqLossHistogram.Record(r.Loss, new KeyValuePair<string, object?>(OffloadTelemetry.AttrGptqModule, module[(module.LastIndexOf('.') + 1)..]));
             results[i] = new LinearQuantization(module, scheme.WithWeights(args), r.Weight, rows, cols, w.DType, r.QParams, r.GIdx, r.Loss, r.FellBackToRtn);
         }
         if (options.ParallelSolves) Parallel.For(0, modules.Count, Solve);

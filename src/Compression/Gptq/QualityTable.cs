@@ -1,5 +1,10 @@
 using System.Diagnostics;
+using Offload.Compression.Lifecycle;
 using Offload.Compression.Quantization;
+using Offload.Compression.Recipes;
+using Offload.Compression.SpinQuant;
+using Offload.Protocol;
+using Offload.Transforms.Config;
 using Offload.Model.Evaluation;
 using Offload.Model.Forward;
 
@@ -13,6 +18,33 @@ namespace Offload.Compression.Gptq;
 /// </summary>
 public static class QualityTable
 {
+    /// <summary>The row that rotates (SpinQuant R1+R2 fused, R4 online) before GPTQ W4A4 (needs the model folder).</summary>
+    public const string RotatedRowName = "R1+R2+R4 + GPTQ W4A4";
+
+    /// <summary>
+    /// SpinQuant R1+R2 (fused, Hadamard) and R4 (online on the down_proj input, inverse fused), then GPTQ with the
+    /// online R4 ahead of the Hessian capture and of the activation quantization; compared with the unrotated FP model.
+    /// </summary>
+    public static QualityRow Rotated(string name, CausalLM model, string modelDir, QuantizationScheme scheme, ReadOnlySpan<int> eval, ReadOnlySpan<int> calib,
+        int seqLen, GptqOptions? options, int batch, Stopwatch sw)
+    {
+        var spec = new SpinQuantModifierSpec { Rotations = ["R1", "R2", "R4"], TransformType = TransformType.Hadamard, Location = "quality table" };
+        using var store = ParameterStore.Load(modelDir);
+        var modifier = new SpinQuantModifier(spec);
+        DataFreePipeline.Run(new ModifierLifecycle([modifier]), store, [new DeviceId(DeviceKind.Cpu, 0)]);
+        var online = new SpinQuantOnline(modifier.Plan!);
+        using var rotated = store.BuildModel();
+        online.Attach(rotated);
+        var schemes = QuantizationPlan.ForLinears(scheme).Resolve(store.Config);
+        using var result = SequentialQuantizer.Run(rotated, schemes, calib, seqLen, QuantizationMethod.Gptq, options, batch: batch, hooks: [online]);
+        using var q = result.CreateModel(rotated, schemes, [online]);
+        var r = PerplexityEvaluator.Evaluate(q, eval, seqLen, batch);
+        var diff = LogitComparison.Compare(model, q, eval, seqLen);
+        var fallbacks = result.Linears.Count(l => l.FellBackToRtn);
+        return new QualityRow(name, r.Perplexity, r.MeanNll, diff.MeanKl, diff.Top1Agreement, sw.Elapsed.TotalSeconds,
+            fallbacks > 0 ? $"{fallbacks} linears fell back to RTN" : null);
+    }
+
     /// <summary>The rows' schemes: (name, scheme, method).</summary>
     public static IReadOnlyList<(string Name, QuantizationScheme Scheme, QuantizationMethod Method)> Configurations()
     {
@@ -36,7 +68,7 @@ public static class QualityTable
     /// <paramref name="calibrationWindows"/> last ones. <paramref name="report"/> gets each row as it is done.
     /// </summary>
     public static IReadOnlyList<QualityRow> Run(CausalLM model, ReadOnlySpan<int> stream, int seqLen, int windows, int calibrationWindows,
-        GptqOptions? options = null, Action<QualityRow>? report = null, int batch = 8)
+        GptqOptions? options = null, Action<QualityRow>? report = null, int batch = 8, string? modelDir = null)
     {
         var total = EvalProtocol.WindowCount(stream.Length, seqLen);
         if (total < windows + calibrationWindows)
@@ -58,6 +90,11 @@ public static class QualityTable
             var fallbacks = result.Linears.Count(l => l.FellBackToRtn);
             Add(new QualityRow(name, r.Perplexity, r.MeanNll, diff.MeanKl, diff.Top1Agreement, sw.Elapsed.TotalSeconds,
                 fallbacks > 0 ? $"{fallbacks} linears fell back to RTN" : null));
+            if (name == "GPTQ W4A4" && modelDir is not null)
+            {
+                sw.Restart();
+                Add(Rotated(RotatedRowName, model, modelDir, scheme, eval, calib, seqLen, options, batch, sw));
+            }
         }
         return rows;
 

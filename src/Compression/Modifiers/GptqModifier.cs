@@ -15,10 +15,11 @@ namespace Offload.Compression.Modifiers;
 /// every targeted linear is solved (concurrently) and its weight replaced by the fake-quantized one, which the runtime
 /// re-runs to feed the next layer (error propagation). <see cref="Results"/> keeps each linear's qparams for the
 /// checkpoint writer; with a <c>stateDir</c> each layer's results are also saved there and a resumed job reloads the
-/// layers it does not redo, so its checkpoint is the same as an uninterrupted run's.
+/// layers it does not redo, so its checkpoint is the same as an uninterrupted run's. With <c>keepResults</c> false (and
+/// a stateDir) nothing is kept in memory: a checkpoint writer reads the layers back from the state folder.
 /// </summary>
 public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = null, IReadOnlyList<ILinearInputHook>? onlineHooks = null,
-    string? stateDir = null) : IJobListener
+    string? stateDir = null, bool keepResults = true) : IJobListener
 {
     private readonly LayerResultStore? _store = stateDir is null ? null : new LayerResultStore(stateDir);
     private readonly GptqOptions _options = options ?? new GptqOptions();
@@ -39,7 +40,7 @@ public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = n
         _config = info.Config;
         _schemes = plan.Resolve(info.Config);
         _results.Clear();
-        if (_store is null) return;
+        if (_store is null || !keepResults) return;
         for (var layer = 0; layer < info.FirstLayer; layer++)
         {
             var saved = _store.Load(layer)
@@ -63,7 +64,7 @@ public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = n
         foreach (var r in results)
         {
             context.ReplaceParameter(ModuleNames.Weight(r.Module), r.WeightTensor());
-            _results[r.Module] = r;
+            if (keepResults || _store is null) _results[r.Module] = r;
         }
     }
 

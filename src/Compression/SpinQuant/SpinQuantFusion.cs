@@ -121,13 +121,47 @@ public static class SpinQuantFusion
         foreach (var (name, t) in work.Results()) model.SetParameter(name, t);
     }
 
-    private static double[] Lease(ISharedTransformCache cache, RotationMatrix r, bool inverseTransposed, List<TransformCacheKey> leased)
+    /// <summary>
+    /// Takes one reference on every matrix <see cref="FuseLayer"/> leases from <paramref name="cache"/> and keeps them
+    /// until disposed: the layers a device fuses one after another then share one copy (cache hits) instead of
+    /// creating and freeing it per layer.
+    /// </summary>
+    public static IDisposable Hold(SpinQuantPlan plan, ISharedTransformCache cache)
+    {
+        var leased = new List<TransformCacheKey>();
+        if (plan.R1 is { } r1)
+        {
+            Lease(cache, r1, inverseTransposed: false, leased, copy: false);
+            Lease(cache, r1, inverseTransposed: true, leased, copy: false);
+        }
+        if (plan.R2 is { } r2)
+        {
+            Lease(cache, r2, inverseTransposed: false, leased, copy: false);
+            Lease(cache, r2, inverseTransposed: true, leased, copy: false);
+        }
+        if (plan.R4 is { } r4) Lease(cache, r4, inverseTransposed: true, leased, copy: false);
+        return new Held(cache, leased);
+    }
+
+    private sealed class Held(ISharedTransformCache cache, List<TransformCacheKey> keys) : IDisposable
+    {
+        private bool _done;
+
+        public void Dispose()
+        {
+            if (_done) return;
+            _done = true;
+            foreach (var key in keys) cache.Release(key);
+        }
+    }
+
+    private static double[] Lease(ISharedTransformCache cache, RotationMatrix r, bool inverseTransposed, List<TransformCacheKey> leased, bool copy = true)
     {
         var key = new TransformCacheKey($"spinquant-{r.Name}-{r.Type}{(inverseTransposed ? "-invT" : "")}", r.Size, DType.F64, cache.Device, r.Seed);
         var source = inverseTransposed ? r.InverseTransposed : r.Forward;
         var t = cache.Acquire(key, () => Tensor.FromArray(source, r.Size, r.Size));
         leased.Add(key);
-        return t.ReadOnlySpan<double>().ToArray();
+        return copy ? t.ReadOnlySpan<double>().ToArray() : [];
     }
 
     // Linear weight_output: W ← Bᵀ·W, b ← Bᵀ·b.

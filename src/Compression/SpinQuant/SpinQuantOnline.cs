@@ -1,12 +1,15 @@
+using Offload.Compression.Quantization;
 using Offload.Model.Forward;
 
 namespace Offload.Compression.SpinQuant;
 
 /// <summary>
 /// The online half of SpinQuant as forward hooks: R3 (q ← q·A₃, k ← k·A₃ per head, post-RoPE) and R4
-/// (x ← x·B₄ on the down_proj input), computed in f64 and rounded to f32 (the scheme's default precision).
+/// (x ← x·B₄ on the down_proj input), computed in f64 and rounded to f32 (the scheme's default precision). As a
+/// <see cref="ILinearInputHook"/> (for the hooked, fake-quantized layers of calibration and evaluation) it applies R4 at
+/// the down_proj input; R3 sits inside attention, where it leaves q·kᵀ unchanged, so those layers need no hook for it.
 /// </summary>
-public sealed class SpinQuantOnline(SpinQuantPlan plan) : IActivationHooks
+public sealed class SpinQuantOnline(SpinQuantPlan plan) : IActivationHooks, ILinearInputHook
 {
     private readonly RotationMatrix? _r3 = plan.R3;
     private readonly RotationMatrix? _r4 = plan.R4;
@@ -31,6 +34,11 @@ public sealed class SpinQuantOnline(SpinQuantPlan plan) : IActivationHooks
     public void DownProjInput(int layer, Span<float> x, int tokens)
     {
         if (_r4 is not null) Rotate(x, _r4);
+    }
+
+    public void OnInput(int layer, LinearInput site, Span<float> x, int tokens, int width, int sequences)
+    {
+        if (site == LinearInput.MlpDown && _r4 is not null) Rotate(x, _r4);
     }
 
     // Every length-n chunk c ← c·A (f64 accumulate, one rounding).

@@ -1,7 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Offload.Coordinator.Dashboard;
+using Offload.Coordinator.Telemetry;
 using Offload.Model.Evaluation;
+using Offload.Compression.Checkpoint;
+using Offload.Compression.SpinQuant;
 using Offload.Model.Loading;
 using Offload.Protocol;
 
@@ -22,13 +26,18 @@ public static class EvalCommand
         var clusterRun = new ClusterEvalCli();
         var cmd = new Command("eval",
             "Mean token NLL (nats/token) and perplexity over consecutive windows of the text's token stream; each window scores positions 1..seq-len-1.\n" +
-            "Example: offload eval --model ./stories260K --text tinystories_valid_head.txt --seq-len 512 --windows 64\n" +
-            "Layer-wise through the offloading runtime: add --devices cpu:0,cpu:1 --device-memory 64MiB [--out DIR [--resume]]")
+            "Layer-wise through the offloading runtime: add --devices cpu:0,cpu:1 --device-memory 64MiB [--out DIR [--resume]] [--progress plain]\n" +
+            "Telemetry: --metrics-out metrics.jsonl; OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g. http://127.0.0.1:4318)\n" +
+            "Live dashboard of a layer-wise run: add --dashboard 127.0.0.1:8080 and open the printed URL")
         {
             model, text, seqLen, windows, last, batch,
         };
+        cmd.WithExamples("offload eval --model ./stories260K --text tinystories_valid_head.txt --seq-len 512 --windows 64",
+            "offload eval --model ./synth --text tinystories_valid_head.txt --seq-len 128 --windows 8 --devices cpu:0,cpu:1 --device-memory 2MiB --progress plain");
         foreach (var o in runtime.All) cmd.Options.Add(o);
         cmd.Options.Add(clusterRun.Cluster);
+        TelemetrySession.AddOptions(cmd);
+        var dashboard = DashboardCli.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             var s = parse.GetValue(seqLen);
@@ -37,9 +46,15 @@ public static class EvalCommand
             if (s < 2) throw new OffloadException($"--seq-len {s}: must be ≥ 2");
             if (w < 1) throw new OffloadException($"--windows {w}: must be ≥ 1");
             if (b < 1) throw new OffloadException($"--batch {b}: must be ≥ 1");
+            if (dashboard.Requested(parse) && !runtime.Requested(parse))
+                throw new OffloadException("--dashboard follows a layer-wise job: add --device-memory (and --devices) to run eval through the runtime");
+            using var telemetry = TelemetrySession.Start(parse, inProcess: dashboard.Requested(parse));
+            using var live = dashboard.Start(parse, telemetry, Console.Error);
             var dir = parse.GetValue(model)!;
             if (runtime.Requested(parse) || clusterRun.Requested(parse))
             {
+                if (CompressedCheckpoint.IsCompressed(dir))
+                    throw new OffloadException($"{dir}: a compressed-tensors checkpoint is evaluated resident (dequantized); drop --devices/--device-memory/--out");
                 var cfg = Offload.Model.Config.LlamaConfig.Load(Path.Combine(dir, Offload.Model.Config.LlamaConfig.FileName));
                 var tok = ModelLoader.LoadTokenizer(dir, cfg);
                 var all = EvalProtocol.TokenStreamOfFile(parse.GetValue(text)!, tok);
@@ -49,7 +64,11 @@ public static class EvalCommand
                 if (clusterRun.Requested(parse)) return clusterRun.Run(parse, runtime, dir, selected, s, b, description);
                 return runtime.Run(parse, dir, selected, s, b, description);
             }
-            using var lm = ModelLoader.Load(dir);
+            // A compressed-tensors checkpoint (e.g. written by `offload compress`) is dequantized, with its dynamic
+            // activation quantization and its online transforms (SpinQuant R3/R4) applied as vLLM would.
+            using var compressed = CompressedCheckpoint.IsCompressed(dir) ? CompressedCheckpoint.Open(dir) : null;
+            using var lm = compressed is null ? ModelLoader.Load(dir)
+                : compressed.LoadModel(SpinQuantOnlineLoader.For(compressed) is { } online ? [online] : null);
             if (s > lm.Config.MaxPositionEmbeddings)
                 throw new OffloadException($"--seq-len {s} exceeds the model's max_position_embeddings ({lm.Config.MaxPositionEmbeddings})");
             var tokenizer = ModelLoader.LoadTokenizer(dir, lm.Config);

@@ -17,11 +17,12 @@ public static class GenerateCommand
         var temperature = new Option<double>("--temperature") { Description = "0 = greedy; otherwise sample softmax(logits / T)", DefaultValueFactory = _ => 0 };
         var seed = new Option<int>("--seed") { Description = "seed of the sampler", DefaultValueFactory = _ => 0 };
         var cmd = new Command("generate",
-            "Continue a prompt with a model (greedy at temperature 0). The text goes to stdout, timing to stderr.\n" +
-            "Example: offload generate --model ./stories260K --prompt \"Once upon a time\" --tokens 64")
+            "Continue a prompt with a model (greedy at temperature 0). The text goes to stdout, timing to stderr.")
         {
             model, prompt, tokens, temperature, seed,
         };
+        cmd.WithExamples("offload generate --model ./stories260K --prompt \"Once upon a time\" --tokens 64",
+            "offload generate --model ./stories260K --prompt \"Tim was\" --temperature 0.8 --seed 3");
         cmd.SetAction(parse =>
         {
             var n = parse.GetValue(tokens);

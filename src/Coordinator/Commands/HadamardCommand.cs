@@ -17,8 +17,8 @@ public static class HadamardCommand
         var list = new Option<bool>("--list") { Description = "Print every supported size up to --max." };
         var max = new Option<long>("--max") { Description = "Largest size --list prints.", DefaultValueFactory = _ => HadamardSizes.DefaultListLimit };
         var check = new Option<bool>("--check") { Description = "Verify H·Hᵀ = n·I exactly for the size (or for every listed size)." };
-        var cmd = new Command("hadamard", "List the sizes that have a Hadamard matrix, or describe and check one.\n" +
-                                          "Examples: offload hadamard --list | offload hadamard 11008 --check");
+        var cmd = new Command("hadamard", "List the sizes that have a Hadamard matrix, or describe and check one.");
+        cmd.WithExamples("offload hadamard --list", "offload hadamard 11008 --check");
         cmd.Arguments.Add(size);
         cmd.Options.Add(list);
         cmd.Options.Add(max);

@@ -16,11 +16,11 @@ public static class ImportLlama2cCommand
         var output = new Option<string>("--out") { Description = "output folder (must not exist or be empty)", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "stored dtype: float32, bfloat16 or float16", DefaultValueFactory = _ => "float32" };
         var cmd = new Command("import-llama2c",
-            "Convert a llama2.c model and tokenizer into a Hugging Face Llama folder (config.json, model.safetensors, tokenizer.bin).\n" +
-            "Example: offload import-llama2c stories260K.bin --tokenizer tok512.bin --out ./stories260K")
+            "Convert a llama2.c model and tokenizer into a Hugging Face Llama folder (config.json, model.safetensors, tokenizer.bin).")
         {
             model, tokenizer, output, dtype,
         };
+        cmd.WithExamples("offload import-llama2c stories260K.bin --tokenizer tok512.bin --out ./stories260K");
         cmd.SetAction(parse =>
         {
             var dtypeName = parse.GetValue(dtype)!;

@@ -18,14 +18,15 @@ public static class InfoCommand
             Description = "Seconds spent timing f32 GEMM (1024³ products); 0 skips the measurement.",
             DefaultValueFactory = _ => 1.0,
         };
-        var cmd = new Command("info", "Print the version, the devices, the BLAS in use and its f32 GEMM speed.\nExample: offload info")
+        var cmd = new Command("info", "Print the version, the devices, the BLAS in use and its f32 GEMM speed.")
         {
             seconds,
         };
+        cmd.WithExamples("offload info", "offload info --measure 0");
         cmd.SetAction(parse =>
         {
             var measure = parse.GetValue(seconds);
-            if (measure < 0 || double.IsNaN(measure)) throw new ArgumentException($"--measure must be ≥ 0 seconds, got {measure}");
+            if (measure < 0 || double.IsNaN(measure)) throw new Offload.Protocol.OffloadException($"--measure {measure}: must be ≥ 0 seconds");
             var version = typeof(InfoCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
             Console.WriteLine($"offload {version}");
             Console.WriteLine($"runtime   .NET {Environment.Version} on {System.Runtime.InteropServices.RuntimeInformation.OSDescription} ({System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture})");

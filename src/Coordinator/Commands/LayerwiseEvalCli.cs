@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Offload.Coordinator.Job;
+using Offload.Coordinator.Progress;
 using Offload.DeviceActors;
 using Offload.Protocol;
 
@@ -8,7 +9,7 @@ namespace Offload.Coordinator.Commands;
 
 /// <summary>
 /// The runtime options of `offload eval` (--devices, --device-memory, --host-memory, --prefetch-depth, --bandwidth,
-/// --out, --resume). When any of --devices, --device-memory or --out is given, eval runs layer-wise through the
+/// --out, --resume, --progress). When any of --devices, --device-memory or --out is given, eval runs layer-wise through the
 /// offloading runtime (<see cref="LayerwiseEvalJob"/>) instead of the resident forward.
 /// </summary>
 public sealed class LayerwiseEvalCli
@@ -21,7 +22,10 @@ public sealed class LayerwiseEvalCli
     public Option<string?> Out { get; } = new("--out") { Description = "output folder: journal/ after each layer, result/eval.json at the end" };
     public Option<bool> Resume { get; } = new("--resume") { Description = "continue the journal in --out from its first incomplete layer" };
 
-    public IEnumerable<Option> All => [Devices, DeviceMemory, HostMemory, PrefetchDepth, Bandwidth, Out, Resume];
+    /// <summary>--progress auto|bars|plain|none (shared by every job command).</summary>
+    public Option<string> Progress { get; } = ProgressOption.Create();
+
+    public IEnumerable<Option> All => [Devices, DeviceMemory, HostMemory, PrefetchDepth, Bandwidth, Out, Resume, Progress];
 
     /// <summary>True when the command line asks for the runtime.</summary>
     public bool Requested(ParseResult parse) =>
@@ -52,21 +56,27 @@ public sealed class LayerwiseEvalCli
             JobDescription = description,
         };
         using var rss = new RssSampler();
-        var report = LayerwiseEvalJob.Run(options, tokens, log: Console.Error);
+        LayerwiseEvalReport report;
+        // Progress (bars, plain lines or nothing) follows the job's spans; it ends before the results are printed.
+        using (ProgressOption.Start(parse, Progress))
+            report = LayerwiseEvalJob.Run(options, tokens);
         var inv = CultureInfo.InvariantCulture;
-        var result = report.Result;
+        var result = report.Result!;
         Console.WriteLine(string.Create(inv, $"scored      {result.Tokens} tokens"));
         Console.WriteLine(string.Create(inv, $"mean NLL    {result.MeanNll:F6} nats/token"));
         Console.WriteLine(string.Create(inv, $"perplexity  {result.Perplexity:F4}"));
         foreach (var d in report.Devices)
         {
             Console.Error.WriteLine(string.Create(inv,
-                $"{d.Device}: peak {ByteSize.Format(d.PeakBytes)} of {ByteSize.Format(d.BudgetBytes)} budget (workspace {ByteSize.Format(report.WorkspaceBytesPerDevice)}), transferred {ByteSize.Format(d.TransferredBytes)} in {d.Transfers} transfers ({d.TransferTime.TotalSeconds:F2} s), {d.Evictions} evictions, {d.CacheHits} cache hits"));
+                $"{d.Device}: peak {ByteSize.Format(d.PeakBytes)} ({d.PeakBytes} bytes) of {ByteSize.Format(d.BudgetBytes)} budget (workspace {ByteSize.Format(report.WorkspaceBytesPerDevice)}), transferred {ByteSize.Format(d.TransferredBytes)} in {d.Transfers} transfers ({d.TransferTime.TotalSeconds:F2} s), {d.Evictions} evictions, {d.CacheHits} cache hits"));
         }
         var peak = rss.Stop();
         Console.Error.WriteLine(string.Create(inv,
             $"host: activations peak {ByteSize.Format(report.HostActivationPeakBytes)}, spilled {ByteSize.Format(report.SpilledBytes)}; process RssAnon peak {ByteSize.Format(peak.RssAnonPeak)}, VmHWM {ByteSize.Format(peak.VmHwm)}"));
-        Console.Error.WriteLine(string.Create(inv, $"layer-wise evaluation in {report.Wall.TotalSeconds:F1} s (from layer {report.FirstLayerRun})"));
+        var compute = TimeSpan.FromTicks(report.Layers.Sum(t => t.Compute.Ticks));
+        var waited = TimeSpan.FromTicks(report.Layers.Sum(t => t.OnloadWait.Ticks));
+        Console.Error.WriteLine(string.Create(inv,
+            $"layer-wise evaluation in {report.Wall.TotalSeconds:F1} s (from layer {report.FirstLayerRun}; compute {compute.TotalSeconds:F2} s, waited for parameters {waited.TotalSeconds:F2} s)"));
         return 0;
     }
 }

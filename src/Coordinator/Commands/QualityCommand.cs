@@ -20,12 +20,13 @@ public static class QualityCommand
         var windows = new Option<int>("--windows") { Description = "evaluated windows (the first of the stream)", DefaultValueFactory = _ => EvalProtocol.DefaultWindows };
         var calib = new Option<int>("--calib-windows") { Description = "calibration windows (the last of the stream)", DefaultValueFactory = _ => 64 };
         var cmd = new Command("quality",
-            "Quantization quality table: perplexity, mean KL to FP and top-1 agreement for FP, RTN/GPTQ W4A16 (int4 channel), W4A4 and W8A8.\n" +
-            "GPTQ calibrates on the last --calib-windows windows of the stream; the first --windows windows are evaluated.\n" +
-            "Example: offload quality --model ./stories260K --text tinystories_valid_head.txt")
+            "Quantization quality table: perplexity, mean KL to FP and top-1 agreement for FP, RTN/GPTQ W4A16 (int4 channel), W4A4, R1+R2+R4 + GPTQ W4A4 and W8A8.\n" +
+            "GPTQ calibrates on the last --calib-windows windows of the stream; the first --windows windows are evaluated.")
         {
             model, text, tokenizer, seqLen, windows, calib,
         };
+        cmd.WithExamples("offload quality --model ./stories260K --text tinystories_valid_head.txt",
+            "offload quality --model ./synth --tokenizer tok512.bin --text tinystories_valid_head.txt --windows 8 --calib-windows 8");
         cmd.SetAction(parse =>
         {
             var dir = parse.GetValue(model)!;
@@ -39,9 +40,8 @@ public static class QualityCommand
                 $"eval first {parse.GetValue(windows)} × {s}, calibration last {parse.GetValue(calib)} × {s} of {EvalProtocol.WindowCount(stream.Length, s)} windows"));
             Console.WriteLine("| configuration | perplexity | mean NLL | mean KL to FP | top-1 agreement | seconds |");
             Console.WriteLine("|---|---:|---:|---:|---:|---:|");
-            QualityTable.Run(lm, stream, s, parse.GetValue(windows), parse.GetValue(calib), report: r =>
+            QualityTable.Run(lm, stream, s, parse.GetValue(windows), parse.GetValue(calib), modelDir: dir, report: r =>
                 Console.WriteLine(string.Create(inv, $"| {r.Name} | {r.Perplexity:F4} | {r.MeanNll:F5} | {r.MeanKl:G4} | {r.Top1Agreement * 100:F2} % | {r.Seconds:F1} |{(r.Note is null ? "" : " " + r.Note)}")));
-            Console.WriteLine("| R1+R2+R4 + GPTQ W4A4 | n/a | | | | | rotations come from the SpinQuant modifier (other branch) |");
             return 0;
         });
         return cmd;

@@ -34,12 +34,11 @@ public static class SynthCommand
         var tie = new Option<bool?>("--tie") { Description = "tie lm_head to the embedding" };
         var arch = new Option<string?>("--arch") { Description = "llama, mistral or qwen2 (q/k/v biases)" };
         var cmd = new Command("synth",
-            "Write a Hugging Face Llama checkpoint of seeded random weights (streaming, any size), optionally with outlier channels.\n" +
-            "Example: offload synth --out ./tiny --preset tiny --outliers 4\n" +
-            "Example: offload synth --out ./l3-2 --preset llama3-8b-layer --layers 2")
+            "Write a Hugging Face Llama checkpoint of seeded random weights (streaming, any size), optionally with outlier channels.")
         {
             output, preset, layers, hidden, intermediate, heads, kvHeads, headDim, vocab, dtype, seed, outliers, outlierScale, massiveScale, tie, arch,
         };
+        cmd.WithExamples("offload synth --out ./tiny --preset tiny --outliers 4", "offload synth --out ./l3-2 --preset llama3-8b-layer --layers 2");
         cmd.SetAction(parse =>
         {
             var o = SynthPresets.Get(parse.GetValue(preset)!);

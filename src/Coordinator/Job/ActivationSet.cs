@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Offload.Protocol;
+using Offload.Protocol.Telemetry;
 using Offload.Tensors;
 
 namespace Offload.Coordinator.Job;
@@ -49,8 +51,10 @@ public sealed class ActivationSet : IDisposable
             var path = _space.NextSpillPath(tensor.ByteLength);
             try
             {
+                var start = Stopwatch.GetTimestamp();
                 using (var fs = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
                     fs.Write(tensor.Bytes());
+                RecordDisk(OffloadTelemetry.Directions.DiskWrite, tensor.ByteLength, start);
                 entry = new Entry(null, path, tensor.Shape.ToArray(), tensor.ByteLength);
             }
             finally
@@ -76,9 +80,19 @@ public sealed class ActivationSet : IDisposable
         lock (_gate) e = _entries[batch] ?? throw new InvalidOperationException($"activation of batch {batch} is missing");
         if (e.Tensor is not null) return e.Tensor.Share();
         var t = Tensor.Empty(DType.F32, e.Shape);
-        using var fs = new FileStream(e.File!, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        fs.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Span<float>()));
+        var start = Stopwatch.GetTimestamp();
+        using (var fs = new FileStream(e.File!, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+            fs.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Span<float>()));
+        RecordDisk(OffloadTelemetry.Directions.DiskRead, t.ByteLength, start);
         return t;
+    }
+
+    /// <summary>A spill file written or read back, in the transfer metrics (direction disk_write / disk_read, no device).</summary>
+    private static void RecordDisk(string direction, long bytes, long startTimestamp)
+    {
+        var tag = new KeyValuePair<string, object?>(OffloadTelemetry.AttrDirection, direction);
+        OffloadTelemetry.TransferSizeCounter.Add(bytes, tag);
+        OffloadTelemetry.TransferDurationHistogram.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, tag);
     }
 
     public void Dispose()

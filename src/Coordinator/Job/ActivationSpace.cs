@@ -1,3 +1,5 @@
+using Offload.Protocol.Telemetry;
+
 namespace Offload.Coordinator.Job;
 
 /// <summary>
@@ -51,6 +53,7 @@ public sealed class ActivationSpace
         lock (_gate)
         {
             _spilled += bytes;
+            OffloadTelemetry.ActivationSpilledCounter.Add(bytes);
             Directory.CreateDirectory(SpillDir);
             return Path.Combine(SpillDir, $"batch-{_nextFile++:D6}.f32");
         }

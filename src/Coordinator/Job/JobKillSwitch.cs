@@ -5,19 +5,23 @@ namespace Offload.Coordinator.Job;
 /// <summary>
 /// Test hook: when the environment variable <c>OFFLOAD_TEST_KILL_AT</c> names a point the job reaches (e.g.
 /// "layer:2:after", "layer:3:batch:1", "layer:1:before-rename"; several separated by commas), the process sends
-/// itself SIGKILL there — no cleanup, no flush, as a crash or an OOM kill would.
+/// itself SIGKILL there — no cleanup, no flush, as a crash or an OOM kill would. <c>OFFLOAD_TEST_FAIL_AT</c> names
+/// points where the job throws an ordinary exception instead (a bug inside a run).
 /// </summary>
 public static class JobKillSwitch
 {
     public const string Variable = "OFFLOAD_TEST_KILL_AT";
+    public const string FailVariable = "OFFLOAD_TEST_FAIL_AT";
     private const int SigKill = 9;
     private static readonly HashSet<string> s_points = Parse(Environment.GetEnvironmentVariable(Variable));
+    private static readonly HashSet<string> s_failures = Parse(Environment.GetEnvironmentVariable(FailVariable));
 
     public static bool Armed => s_points.Count > 0;
 
     /// <summary>Kills the process with SIGKILL if <paramref name="point"/> is armed.</summary>
     public static void Reached(string point)
     {
+        if (s_failures.Count > 0 && s_failures.Contains(point)) throw new InvalidOperationException($"injected failure at {point} ({FailVariable})");
         if (s_points.Count == 0 || !s_points.Contains(point)) return;
         Console.Error.Flush();
         _ = Kill(Environment.ProcessId, SigKill);

@@ -109,7 +109,7 @@ public static class LayerwiseEvalJob
             var rope = new RotaryEmbedding(config);
             var replicas = new IActorRef?[parts.Count, devices.Count];
             IActorRef Replica(int part, int device) =>
-                replicas[part, device] ??= system.ActorOf(LayerShard.Props(parts[part].Spec, parts[part].Params, devices[device], rope),
+                replicas[part, device] ??= system.ActorOf(LayerShard.Props(parts[part].Spec, parts[part].Params, devices[device], rope, options.Hooks),
                     $"{parts[part].Spec.Name}@{devices[device].Device}");
 
             var spillDir = options.OutDir is not null
@@ -151,7 +151,7 @@ public static class LayerwiseEvalJob
             }
             void PrefetchAfter(int part)
             {
-                for (var k = 1; k <= options.PrefetchDepth && part + k <= headPart; k++)
+                for (var k = 1; k <= options.PrefetchDepth && part + k <= (options.ScoreHead ? headPart : layers); k++)
                     for (var d = 0; d < devices.Count; d++) Replica(part + k, d).Tell(LayerShard.Prefetch.Instance);
             }
             async Task Offload(int part, bool drop)
@@ -189,77 +189,96 @@ public static class LayerwiseEvalJob
             var kind = options.JobKind;
             for (var l = first; l < layers; l++)
             {
-                var sw = Stopwatch.StartNew();
-                using var layerSpan = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.LayerSpan);
-                layerSpan?.SetTag(OffloadTelemetry.AttrLayer, l);
-                ActivationSet outputs;
-                TimeSpan compute, wait;
-                using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Calibrate, l))
-                    (outputs, compute, wait) = await DecoderPass(l, current).ConfigureAwait(false);
+                var phase = OffloadTelemetry.Phases.Calibrate;
                 try
                 {
-                    var context = new LayerContext(l, parts[l + 1].Params, current, outputs, devices[0].Transforms);
-                    if (listeners.Count > 0)
-                        using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Compress, l))
-                            foreach (var listener in listeners) listener.OnSequentialEpochEnd(l, context);
-                    if (context.Modified)
+                    var sw = Stopwatch.StartNew();
+                    using var layerSpan = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.LayerSpan);
+                    layerSpan?.SetTag(OffloadTelemetry.AttrLayer, l);
+                    ActivationSet outputs;
+                    TimeSpan compute, wait;
+                    using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Calibrate, l))
+                        (outputs, compute, wait) = await DecoderPass(l, current).ConfigureAwait(false);
+                    try
                     {
-                        using var propagate = OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Propagate, l);
-                        // Error propagation: the next layer sees the outputs of the modified layer.
-                        await Offload(l + 1, drop: true).ConfigureAwait(false);
-                        outputs.Dispose();
-                        outputs = null!;
-                        var again = await DecoderPass(l, current).ConfigureAwait(false);
-                        outputs = again.Outputs;
-                        compute += again.Compute;
-                        wait += again.Wait;
+                        var context = new LayerContext(l, parts[l + 1].Params, current, outputs, devices[0].Transforms);
+                        if (listeners.Count > 0)
+                            using (OffloadTelemetry.StartPhase(kind, phase = OffloadTelemetry.Phases.Compress, l))
+                                foreach (var listener in listeners) listener.OnSequentialEpochEnd(l, context);
+                        if (context.Modified && options.PropagateModified)
+                        {
+                            using var propagate = OffloadTelemetry.StartPhase(kind, phase = OffloadTelemetry.Phases.Propagate, l);
+                            // Error propagation: the next layer sees the outputs of the modified layer. The layers
+                            // prefetched behind it give back their (pinned) leases first, so the re-onload can evict
+                            // them if the budget needs the room; they are prefetched again after the re-run's acquire.
+                            await Offload(l + 1, drop: true).ConfigureAwait(false);
+                            for (var k = 1; k <= options.PrefetchDepth && l + 1 + k <= (options.ScoreHead ? headPart : layers); k++)
+                                await Offload(l + 1 + k, drop: false).ConfigureAwait(false);
+                            outputs.Dispose();
+                            outputs = null!;
+                            var again = await DecoderPass(l, current).ConfigureAwait(false);
+                            outputs = again.Outputs;
+                            compute += again.Compute;
+                            wait += again.Wait;
+                        }
+                        using (OffloadTelemetry.StartPhase(kind, phase = OffloadTelemetry.Phases.Offload, l))
+                            await Offload(l + 1, drop: false).ConfigureAwait(false);
+                        JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{l}:before-commit"));
+                        if (journal is not null)
+                            using (OffloadTelemetry.StartPhase(kind, phase = OffloadTelemetry.Phases.Save, l))
+                                journal.CommitLayer(l, outputs);
+                        JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{l}:after"));
+                        OffloadTelemetry.LayersCompletedCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrJobKind, kind));
                     }
-                    using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Offload, l))
-                        await Offload(l + 1, drop: false).ConfigureAwait(false);
-                    JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{l}:before-commit"));
-                    if (journal is not null)
-                        using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Save, l))
-                            journal.CommitLayer(l, outputs);
-                    JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{l}:after"));
-                    OffloadTelemetry.LayersCompletedCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrJobKind, kind));
+                    catch
+                    {
+                        outputs?.Dispose();
+                        throw;
+                    }
+                    current.Dispose();
+                    current = outputs;
+                    timings.Add(new LayerTiming(parts[l + 1].Spec.Name, sw.Elapsed, compute, wait));
+                    log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"layer {l}: {sw.Elapsed.TotalSeconds:F3} s (compute {compute.TotalSeconds:F3} s, waited for parameters {wait.TotalSeconds:F3} s)"));
                 }
-                catch
+                catch (Exception e) when (e is not OffloadException and not LayerFailedException and not OperationCanceledException
+                                          and not (AggregateException { InnerException: OffloadException }))
                 {
-                    outputs?.Dispose();
-                    throw;
+                    throw new LayerFailedException($"layer {l}", phase, e);
                 }
-                current.Dispose();
-                current = outputs;
-                timings.Add(new LayerTiming(parts[l + 1].Spec.Name, sw.Elapsed, compute, wait));
-                log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"layer {l}: {sw.Elapsed.TotalSeconds:F3} s (compute {compute.TotalSeconds:F3} s, waited for parameters {wait.TotalSeconds:F3} s)"));
             }
 
-            // Final norm + lm_head → NLL per window, reassembled in window order.
-            var headWatch = Stopwatch.StartNew();
-            if (first == layers) PrefetchAfter(headPart - 1);
-            await Acquire(headPart).ConfigureAwait(false);
-            var nll = new double[windowCount];
-            long headCompute = 0, headWait = 0;
-            var last = current;
-            await ForEachDevice(devices.Count, batchCount, async (d, b) =>
-            {
-                using var hidden = last.Get(b);
-                var done = await Replica(headPart, d).Ask<LayerShard.HeadDone>(new LayerShard.Head(b, hidden, TokensOf(b), seq), Timeout.InfiniteTimeSpan).ConfigureAwait(false);
-                done.WindowNll.CopyTo(nll, b * rowsPerBatch);
-                Interlocked.Add(ref headCompute, done.Compute.Ticks);
-                Interlocked.Add(ref headWait, done.OnloadWait.Ticks);
-            }).ConfigureAwait(false);
-            await Offload(headPart, drop: false).ConfigureAwait(false);
-            timings.Add(new LayerTiming("head", headWatch.Elapsed, TimeSpan.FromTicks(headCompute), TimeSpan.FromTicks(headWait)));
+            EvalResult? result = null;
+            if (options.ScoreHead)
+                result = await ScoreHead().ConfigureAwait(false);
             foreach (var listener in listeners) listener.OnCalibrationEnd();
-
-            var mean = 0.0;
-            foreach (var v in nll) mean += v;
-            mean /= windowCount;
-            var result = new EvalResult(mean, (long)windowCount * (seq - 1), nll);
-            if (options.OutDir is not null) WriteResult(options.OutDir, result, seq);
+            if (options.OutDir is not null && result is not null) WriteResult(options.OutDir, result, seq);
             foreach (var listener in listeners) listener.OnFinalize();
+
+            // Final norm + lm_head → NLL per window, reassembled in window order.
+            async Task<EvalResult> ScoreHead()
+            {
+                var headWatch = Stopwatch.StartNew();
+                if (first == layers) PrefetchAfter(headPart - 1);
+                await Acquire(headPart).ConfigureAwait(false);
+                var nll = new double[windowCount];
+                long headCompute = 0, headWait = 0;
+                var last = current;
+                await ForEachDevice(devices.Count, batchCount, async (d, b) =>
+                {
+                    using var hidden = last.Get(b);
+                    var done = await Replica(headPart, d).Ask<LayerShard.HeadDone>(new LayerShard.Head(b, hidden, TokensOf(b), seq), Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+                    done.WindowNll.CopyTo(nll, b * rowsPerBatch);
+                    Interlocked.Add(ref headCompute, done.Compute.Ticks);
+                    Interlocked.Add(ref headWait, done.OnloadWait.Ticks);
+                }).ConfigureAwait(false);
+                await Offload(headPart, drop: false).ConfigureAwait(false);
+                timings.Add(new LayerTiming("head", headWatch.Elapsed, TimeSpan.FromTicks(headCompute), TimeSpan.FromTicks(headWait)));
+                var mean = 0.0;
+                foreach (var v in nll) mean += v;
+                mean /= windowCount;
+                return new EvalResult(mean, (long)windowCount * (seq - 1), nll);
+            }
 
             foreach (var lease in workspaceLeases) lease.Dispose();
             var stats = await Task.WhenAll(devices.Select(dev => dev.StatsAsync())).ConfigureAwait(false);

@@ -3,9 +3,9 @@ using Offload.Model.Evaluation;
 
 namespace Offload.Coordinator.Job;
 
-/// <summary>What a layer-wise evaluation produced and measured.</summary>
+/// <summary>What a layer-wise job produced and measured (Result: the evaluation, null for a calibration-only job).</summary>
 public sealed record LayerwiseEvalReport(
-    EvalResult Result,
+    EvalResult? Result,
     int FirstLayerRun,
     IReadOnlyList<DeviceStats> Devices,
     IReadOnlyList<LayerTiming> Layers,

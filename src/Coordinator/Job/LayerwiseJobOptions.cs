@@ -38,6 +38,15 @@ public sealed record LayerwiseJobOptions
     /// <summary>Words that identify the job for the fingerprint besides the tokens (e.g. "eval first 64 windows").</summary>
     public string JobDescription { get; init; } = "layerwise-eval";
 
+    /// <summary>Online transforms inside every decoder layer's forward (SpinQuant R3/R4), or null.</summary>
+    public Model.Forward.IActivationHooks? Hooks { get; init; }
+
+    /// <summary>Run final norm + lm_head and score the windows (evaluation); false for calibration-only jobs.</summary>
+    public bool ScoreHead { get; init; } = true;
+
+    /// <summary>When a listener replaced a layer's parameters, re-run the layer so the next one sees its new outputs (error propagation).</summary>
+    public bool PropagateModified { get; init; } = true;
+
     /// <summary>The job's kind in telemetry (offload.job.kind): "eval" or "compress".</summary>
     public string JobKind { get; init; } = "eval";
 

@@ -100,6 +100,11 @@ public static class OffloadTelemetry
     public const string ClusterTakeoverSpan = "offload.cluster.takeover";
     /// <summary>One per GPTQ-solved linear; tags gptq.module (full name), gptq.loss.</summary>
     public const string GptqModuleSpan = "offload.gptq.module";
+    /// <summary>
+    /// One per actor message whose envelope carries a trace context (when anyone listens): a child of the sender's
+    /// span, current while the handler runs; tags actor.type, offload.message.type. Status error when the handler threw.
+    /// </summary>
+    public const string ActorMessageSpan = "offload.actor.message";
 
     // ---- attributes -----------------------------------------------------------------------------------------------
     public const string AttrDevice = "hw.id";
@@ -111,6 +116,8 @@ public static class OffloadTelemetry
     public const string AttrBatches = "offload.batches";
     public const string AttrDevices = "offload.devices";
     public const string AttrActorType = "actor.type";
+    /// <summary>The message's type name (its class, not its content), on <see cref="ActorMessageSpan"/>.</summary>
+    public const string AttrMessageType = "offload.message.type";
     public const string AttrGptqModule = "gptq.module";
     public const string AttrGptqLoss = "gptq.loss";
     public const string AttrHandOffResult = "offload.handoff.result";
@@ -119,7 +126,6 @@ public static class OffloadTelemetry
     public const string AttrNode = "offload.node";
     public const string AttrShard = "offload.shard";
     public const string AttrEntityType = "offload.entity.type";
-    public const string AttrMessageType = "offload.message.type";
     /// <summary>True on a control message the broker delivered before (its first handler died or handed the shard off).</summary>
     public const string AttrRedelivered = "offload.redelivered";
 

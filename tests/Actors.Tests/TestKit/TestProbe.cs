@@ -131,7 +131,7 @@ public sealed class TestProbe
                     unwatch.Done.Set();
                     break;
                 default:
-                    queue.Add(new Envelope(message, Context.Sender, Context.TraceParent));
+                    queue.Add(new Envelope(message, Context.Sender, Context.TraceContext));
                     break;
             }
             return true;
