@@ -13,11 +13,11 @@ public static class BrokerCommand
         var dir = new Option<string>("--dir") { Description = "folder for the broker's database, logs and cookie (kept between runs)", Required = true };
         var port = new Option<int>("--port") { Description = "AMQP port on 127.0.0.1", DefaultValueFactory = _ => 5672 };
         var cmd = new Command("broker",
-            "Run a private RabbitMQ broker on 127.0.0.1 for a local cluster (needs Debian's rabbitmq-server); Ctrl+C stops it.\n" +
-            "Example: offload broker --dir /tmp/offload-broker --port 5672")
+            "Run a private RabbitMQ broker on 127.0.0.1 for a local cluster (needs Debian's rabbitmq-server); Ctrl+C or SIGTERM stops it.")
         {
             dir, port,
         };
+        cmd.WithExamples("offload broker --dir /tmp/offload-broker --port 5672");
         cmd.SetAction(async (parse, ct) =>
         {
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -27,13 +27,15 @@ public static class EvalCommand
         var cmd = new Command("eval",
             "Mean token NLL (nats/token) and perplexity over consecutive windows of the text's token stream; each window scores positions 1..seq-len-1.\n" +
             "Layer-wise through the offloading runtime: add --devices cpu:0,cpu:1 --device-memory 64MiB [--out DIR [--resume]] [--progress plain]\n" +
+            "Decoder layers on the nodes of a cluster: add --cluster FILE (cluster-config/README.md)\n" +
             "Telemetry: --metrics-out metrics.jsonl; OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g. http://127.0.0.1:4318)\n" +
             "Live dashboard of a layer-wise run: add --dashboard 127.0.0.1:8080 and open the printed URL")
         {
             model, text, seqLen, windows, last, batch,
         };
         cmd.WithExamples("offload eval --model ./stories260K --text tinystories_valid_head.txt --seq-len 512 --windows 64",
-            "offload eval --model ./synth --text tinystories_valid_head.txt --seq-len 128 --windows 8 --devices cpu:0,cpu:1 --device-memory 2MiB --progress plain");
+            "offload eval --model ./synth --text tinystories_valid_head.txt --seq-len 128 --windows 8 --devices cpu:0,cpu:1 --device-memory 2MiB --progress plain",
+            "offload eval --model ./stories260K --text tinystories_valid_head.txt --seq-len 128 --windows 16 --device-memory 64MiB --cluster cluster-config/local-3node.yaml --out ./eval");
         foreach (var o in runtime.All) cmd.Options.Add(o);
         cmd.Options.Add(clusterRun.Cluster);
         TelemetrySession.AddOptions(cmd);

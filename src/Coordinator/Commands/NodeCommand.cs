@@ -27,11 +27,12 @@ public static class NodeCommand
         var node = new Option<string?>("--node") { Description = "which node of the file this process is (needed when the file lists several)" };
         var verbose = new Option<bool>("--verbose") { Description = "log debug lines too" };
         var cmd = new Command("node",
-            "Run one cluster node: join, host layer shards, stand by as coordinator, serve tensors over HTTP/2; SIGTERM leaves gracefully.\n" +
-            "Example: offload node --cluster cluster-config/local-3node.yaml --node node-1")
+            "Run one cluster node: join, host layer shards, stand by as coordinator, serve tensors over HTTP/2; SIGTERM or Ctrl+C leaves gracefully\n" +
+            "(its shards are handed off first, exit 0); a node the coordinator declared down exits 1. See cluster-config/README.md.")
         {
             cluster, node, verbose,
         };
+        cmd.WithExamples("offload node --cluster cluster-config/local-3node.yaml --node node-1");
         cmd.SetAction((parse, ct) => RunAsync(parse.GetValue(cluster)!, parse.GetValue(node), parse.GetValue(verbose), ct));
         return cmd;
     }
