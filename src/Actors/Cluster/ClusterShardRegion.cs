@@ -48,9 +48,17 @@ internal sealed class ClusterShardRegion
         var hosted = new HostedShard(shard);
         if (!_hosted.TryAdd(shard, hosted)) return true;
         var queue = _client.Broker.Topology.ShardQueue(_type.Name, shard);
-        await _client.Broker.DeclareAsync(ch => _client.Broker.Topology.DeclareShardAsync(ch, _type.Name, shard, ct), ct).ConfigureAwait(false);
-        hosted.Consumer = await QueueConsumer.StartAsync(_client.Broker, queue, (ushort)_client.Settings.ShardPrefetch, _client.Types, _processed,
-            m => DeliverAsync(hosted, m), m => EnvelopeCodec.CheckShardAddress(m.Envelope, _type.Name, shard, _client.Settings.ShardCount), _log, ct: ct).ConfigureAwait(false);
+        try
+        {
+            await _client.Broker.DeclareAsync(ch => _client.Broker.Topology.DeclareShardAsync(ch, _type.Name, shard, ct), ct).ConfigureAwait(false);
+            hosted.Consumer = await QueueConsumer.StartAsync(_client.Broker, queue, (ushort)_client.Settings.ShardPrefetch, _client.Types, _processed,
+                m => DeliverAsync(hosted, m), m => EnvelopeCodec.CheckShardAddress(m.Envelope, _type.Name, shard, _client.Settings.ShardCount), _log, ct: ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            _hosted.TryRemove(KeyValuePair.Create(shard, hosted)); // the HostShard is redelivered and tried again
+            throw;
+        }
         ClusterLog.HostingShard(_log, _client.SenderId, _type.Name, shard, allocation);
         return true;
     }

@@ -20,8 +20,12 @@ public sealed class LayerWorkHost : IDisposable
     /// <summary>The entity type name: entity "{job}/layer-{l}" runs layer l of a job.</summary>
     public const string EntityTypeName = "layer";
 
+    /// <summary>Jobs kept open at once; opening one more closes the least recently used (its checkpoint and served tensors).</summary>
+    public const int MaxOpenJobs = 2;
+
     private readonly object _gate = new();
     private readonly Dictionary<string, JobModel> _jobs = new(StringComparer.Ordinal);
+    private readonly List<string> _recent = new();
     private readonly Func<JobSpec, IReadOnlyList<IJobListener>>? _listeners;
 
     /// <param name="listeners">the modifiers of a job, built from its spec (recipe) once per job on this node; null = none (an evaluation).</param>
@@ -63,7 +67,16 @@ public sealed class LayerWorkHost : IDisposable
     {
         lock (_gate)
         {
+            _recent.Remove(spec.JobId);
+            _recent.Add(spec.JobId);
             if (_jobs.TryGetValue(spec.JobId, out var open)) return open;
+            while (_recent.Count > MaxOpenJobs)
+            {
+                var oldest = _recent[0];
+                _recent.RemoveAt(0);
+                if (_jobs.Remove(oldest, out var closed)) closed.Checkpoint.Dispose();
+                Store.RemoveAll(oldest + "/");
+            }
             var config = LlamaConfig.Load(Path.Combine(spec.ModelDir, LlamaConfig.FileName));
             var checkpoint = SafetensorsCheckpoint.Open(spec.ModelDir);
             ModelLoader.Validate(config, checkpoint);
@@ -81,6 +94,7 @@ public sealed class LayerWorkHost : IDisposable
     {
         lock (_gate)
         {
+            _recent.Remove(jobId);
             if (_jobs.Remove(jobId, out var model)) model.Checkpoint.Dispose();
         }
         Store.RemoveAll(jobId + "/");
