@@ -283,7 +283,7 @@ public sealed class ClusterEndToEndTests(BrokerFixture fixture, StoriesJobFixtur
     }
 
     /// <summary>A TextWriter that keeps lines and passes each to a callback.</summary>
-    private sealed class LineWriter(Action<string>? onLine) : TextWriter
+    internal sealed class LineWriter(Action<string>? onLine) : TextWriter
     {
         private readonly StringBuilder _all = new();
         private readonly StringBuilder _line = new();

@@ -27,7 +27,7 @@ internal sealed class NodeProcess : IDisposable
 
     public string Output => string.Join('\n', _lines);
 
-    public static NodeProcess Start(string clusterFile, string id, IReadOnlyDictionary<string, string>? environment = null)
+    public static NodeProcess Start(string clusterFile, string id, IReadOnlyDictionary<string, string>? environment = null, IEnumerable<string>? extraArguments = null)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -35,7 +35,7 @@ internal sealed class NodeProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "offload.dll"), "node", "--cluster", clusterFile, "--node", id }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "offload.dll"), "node", "--cluster", clusterFile, "--node", id }.Concat(extraArguments ?? [])) psi.ArgumentList.Add(a);
         if (environment is not null) foreach (var (k, v) in environment) psi.Environment[k] = v;
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         var node = new NodeProcess(id, process);

@@ -98,6 +98,10 @@ public static class ClusterEvalJob
                 Fingerprint = $"{fingerprint.Model}|{fingerprint.Job}|{fingerprint.Code}",
                 DriverNode = client.SenderId,
                 ReplyTo = client.ReplyQueue,
+                RecipeYaml = options.RecipeYaml ?? "",
+                StateDir = options.StateDir ?? "",
+                SkipHead = !options.ScoreHead,
+                NoPropagate = !options.PropagateModified,
             };
             var accepted = await client.AskCoordinatorAsync<JobAccepted>(new SubmitJob { Spec = spec }, cluster.LayerTimeout, ct).ConfigureAwait(false);
             var first = journal?.CompletedLayers ?? 0;
@@ -160,18 +164,22 @@ public static class ClusterEvalJob
                     $"layer {l}: {sw.Elapsed.TotalSeconds:F3} s on {done.NodeId} (attempt {done.Attempt}, compute {done.ComputeSeconds:F3} s)"));
             }
 
-            var nll = new double[windowCount];
-            for (var b = 0; b < batchCount; b++)
+            EvalResult? result = null;
+            if (options.ScoreHead)
             {
-                using var hidden = current.Get(b);
-                var done = await head.Ask<LayerShard.HeadDone>(new LayerShard.Head(b, hidden, TokensOf(b), seq), Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false);
-                done.WindowNll.CopyTo(nll, b * rowsPerBatch);
+                var nll = new double[windowCount];
+                for (var b = 0; b < batchCount; b++)
+                {
+                    using var hidden = current.Get(b);
+                    var done = await head.Ask<LayerShard.HeadDone>(new LayerShard.Head(b, hidden, TokensOf(b), seq), Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false);
+                    done.WindowNll.CopyTo(nll, b * rowsPerBatch);
+                }
+                var mean = 0.0;
+                foreach (var v in nll) mean += v;
+                mean /= windowCount;
+                result = new EvalResult(mean, (long)windowCount * (seq - 1), nll);
             }
-            var mean = 0.0;
-            foreach (var v in nll) mean += v;
-            mean /= windowCount;
-            var result = new EvalResult(mean, (long)windowCount * (seq - 1), nll);
-            if (options.OutDir is not null) LayerwiseEvalJob.WriteResult(options.OutDir, result, seq);
+            if (options.OutDir is not null && result is not null) LayerwiseEvalJob.WriteResult(options.OutDir, result, seq);
             await client.TellCoordinatorAsync(new JobFinished { JobId = jobId, Succeeded = true }, ct: ct).ConfigureAwait(false);
             return new ClusterEvalReport(jobId, result, first, placements, wall.Elapsed);
         }

@@ -32,7 +32,7 @@ public sealed class ClusterEvalCli
         if (parse.GetValue(runtime.Devices) is not null) throw new OffloadException("--devices does not apply with --cluster: the nodes' devices are in the cluster file");
         var report = ClusterEvalJob.RunAsync(file, options, tokens, Console.Error).GetAwaiter().GetResult();
         var inv = CultureInfo.InvariantCulture;
-        var result = report.Result;
+        var result = report.Result!;
         Console.WriteLine(string.Create(inv, $"scored      {result.Tokens} tokens"));
         Console.WriteLine(string.Create(inv, $"mean NLL    {result.MeanNll:F6} nats/token"));
         Console.WriteLine(string.Create(inv, $"perplexity  {result.Perplexity:F4}"));

@@ -42,12 +42,13 @@ public static class CompressCommand
         var resume = new Option<bool>("--resume") { Description = "continue the work folder (<out>.offload-work) of an interrupted run" };
         var noPropagate = new Option<bool>("--no-error-propagation") { Description = "feed the next layer the unquantized layer's outputs" };
         var progress = ProgressOption.Create();
+        var clusterOption = new Option<string?>("--cluster") { Description = "run the calibration's layers on the nodes of this cluster file (see cluster-config/); paths must be shared by the nodes" };
         var cmd = new Command("compress",
             "Rotate (SpinQuant), calibrate (GPTQ) or round (RTN) layer by layer through the offloading runtime and write a compressed-tensors checkpoint vLLM loads.\n" +
             "Resumable: the state lives in <out>.offload-work until the checkpoint is renamed into place.")
         {
             model, recipe, scheme, method, rotations, transformType, dataset, samples, seqLen, split, batch, devices, deviceMemory, hostMemory, prefetch,
-            bandwidth, output, resume, noPropagate, progress,
+            bandwidth, output, resume, noPropagate, progress, clusterOption,
         };
         TelemetrySession.AddOptions(cmd);
         var dashboard = DashboardCli.AddTo(cmd);
@@ -94,6 +95,7 @@ public static class CompressCommand
                 BandwidthBytesPerSecond = parse.GetValue(bandwidth) is { } bw ? ByteSize.Parse(bw.Replace("/s", "", StringComparison.Ordinal), "--bandwidth") : null,
                 Resume = parse.GetValue(resume),
                 PropagateError = !parse.GetValue(noPropagate),
+                Cluster = parse.GetValue(clusterOption) is { } clusterPath ? Cluster.ClusterFile.Load(clusterPath) : null,
             };
             CompressReport report;
             using (ProgressOption.Start(parse, progress))

@@ -6,6 +6,7 @@ using Offload.Actors;
 using Offload.Actors.Cluster;
 using Offload.Coordinator.Cluster;
 using Offload.Coordinator.Job;
+using Offload.Coordinator.Telemetry;
 using Offload.DeviceActors;
 using Offload.DeviceActors.Cluster;
 using Offload.DeviceActors.DataPlane;
@@ -33,7 +34,12 @@ public static class NodeCommand
             cluster, node, verbose,
         };
         cmd.WithExamples("offload node --cluster cluster-config/local-3node.yaml --node node-1");
-        cmd.SetAction((parse, ct) => RunAsync(parse.GetValue(cluster)!, parse.GetValue(node), parse.GetValue(verbose), ct));
+        TelemetrySession.AddOptions(cmd);
+        cmd.SetAction(async (parse, ct) =>
+        {
+            using var telemetry = TelemetrySession.Start(parse);
+            return await RunAsync(parse.GetValue(cluster)!, parse.GetValue(node), parse.GetValue(verbose), ct);
+        });
         return cmd;
     }
 
@@ -47,7 +53,10 @@ public static class NodeCommand
         using var store = new TensorStore();
         await using var server = await TensorServer.StartAsync(store, me.DataPlaneBind, me.DataPlanePort, me.DataPlaneHost, loggers, ct);
         using var pulls = new TensorClient();
-        using var host = new LayerWorkHost(me.Id, devices, store, pulls) { Point = JobKillSwitch.Reached, Log = Console.Out };
+        using var host = new LayerWorkHost(me.Id, devices, store, pulls, ClusterJobModifiers.Listeners)
+        {
+            Point = JobKillSwitch.Reached, Log = Console.Out, Hooks = ClusterJobModifiers.Hooks,
+        };
         IReadOnlyList<DeviceInventory> Inventory() => devices.Select(d => new DeviceInventory
         {
             Device = d.Device.ToString(),

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Offload.Compression.Checkpoint;
+using Offload.Coordinator.Cluster;
 using Offload.Compression.Gptq;
 using Offload.Compression.Modifiers;
 using Offload.Compression.Quantization;
@@ -119,11 +120,26 @@ public static class CompressJob
                 Hooks = online,
                 PropagateModified = o.PropagateError,
             };
-            // Per-layer lines come from the progress display (the job's spans), not from the job's log.
-            var report = await LayerwiseEvalJob.RunAsync(options, o.Calibration!, [modifier]).ConfigureAwait(false);
-            deviceStats = report.Devices;
-            firstLayer = report.FirstLayerRun;
-            foreach (var (k, v) in modifier.Timings) gptqTimings[k] = v;
+            if (o.Cluster is { } cluster)
+            {
+                // Every node builds the GPTQ modifier and the online hooks from the recipe text and writes each layer's
+                // results into the shared state folder; this process drives the layers and journals their outputs.
+                var report = await ClusterEvalJob.RunAsync(cluster, options with
+                {
+                    ModelDir = Path.GetFullPath(sourceDir),
+                    RecipeYaml = recipe.Text,
+                    StateDir = Path.GetFullPath(gptqDir),
+                }, o.Calibration!, log).ConfigureAwait(false);
+                firstLayer = report.FirstLayerRun;
+            }
+            else
+            {
+                // Per-layer lines come from the progress display (the job's spans), not from the job's log.
+                var report = await LayerwiseEvalJob.RunAsync(options, o.Calibration!, [modifier]).ConfigureAwait(false);
+                deviceStats = report.Devices;
+                firstLayer = report.FirstLayerRun;
+                foreach (var (k, v) in modifier.Timings) gptqTimings[k] = v;
+            }
             calibrationTime = sw.Elapsed;
             JobKillSwitch.Reached("calibrated");
         }

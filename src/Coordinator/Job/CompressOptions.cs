@@ -37,6 +37,9 @@ public sealed record CompressOptions
     /// <summary>Feed the next layer the outputs of the compressed layer (GPTQ's error propagation); false: of the original.</summary>
     public bool PropagateError { get; init; } = true;
 
+    /// <summary>Cluster mode: the calibration's decoder layers run on the nodes of this cluster file (paths shared by the nodes).</summary>
+    public Cluster.ClusterFile? Cluster { get; init; }
+
     /// <summary>Where the resumable state lives while the job runs: "&lt;out&gt;.offload-work" beside the output.</summary>
     public string WorkDir => Path.GetFullPath(OutDir).TrimEnd(Path.DirectorySeparatorChar) + ".offload-work";
 }

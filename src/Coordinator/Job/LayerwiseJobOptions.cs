@@ -47,6 +47,12 @@ public sealed record LayerwiseJobOptions
     /// <summary>When a listener replaced a layer's parameters, re-run the layer so the next one sees its new outputs (error propagation).</summary>
     public bool PropagateModified { get; init; } = true;
 
+    /// <summary>Cluster jobs: the recipe text every node builds the job's modifiers and online hooks from (null: none).</summary>
+    public string? RecipeYaml { get; init; }
+
+    /// <summary>Cluster jobs: the folder (shared by the nodes) where each layer's modifier state is written (GPTQ results).</summary>
+    public string? StateDir { get; init; }
+
     /// <summary>The job's kind in telemetry (offload.job.kind): "eval" or "compress".</summary>
     public string JobKind { get; init; } = "eval";
 

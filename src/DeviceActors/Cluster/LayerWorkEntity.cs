@@ -102,12 +102,12 @@ internal sealed class LayerWorkEntity : ReceiveActor
             var owner = string.Create(CultureInfo.InvariantCulture, $"#workspace-{run.Spec.JobId}-{l}-{run.Attempt}");
             foreach (var d in devices) leases.Add(await d.ReserveAsync(owner, "forward", workspace).ConfigureAwait(false));
             foreach (var d in devices)
-                replicas.Add(system.ActorOf(LayerShard.Props(spec, parameters, d, model.Rope), $"{spec.Name}@{d.Device}-a{run.Attempt}-{Guid.NewGuid().ToString("N")[..6]}"));
+                replicas.Add(system.ActorOf(LayerShard.Props(spec, parameters, d, model.Rope, model.Hooks), $"{spec.Name}@{d.Device}-a{run.Attempt}-{Guid.NewGuid().ToString("N")[..6]}"));
 
             await ForwardAllAsync(replicas, inputs, outputs).ConfigureAwait(false);
             var context = new RemoteLayerContext(l, parameters, inputs, outputs, devices[0].Transforms);
             foreach (var listener in model.Listeners) listener.OnSequentialEpochEnd(l, context);
-            if (context.Replaced.Count > 0)
+            if (context.Replaced.Count > 0 && !run.Spec.NoPropagate)
             {
                 // Error propagation: the next layer sees the outputs of the modified layer.
                 await Task.WhenAll(replicas.Select(r => r.Ask<LayerShard.Offloaded>(new LayerShard.Offload(Drop: true), Timeout.InfiniteTimeSpan))).ConfigureAwait(false);

@@ -81,7 +81,7 @@ public sealed class LayerWorkHost : IDisposable
             var checkpoint = SafetensorsCheckpoint.Open(spec.ModelDir);
             ModelLoader.Validate(config, checkpoint);
             var listeners = _listeners?.Invoke(spec) ?? [];
-            var model = new JobModel(spec, config, checkpoint, new RotaryEmbedding(config), listeners);
+            var model = new JobModel(spec, config, checkpoint, new RotaryEmbedding(config), listeners, Hooks?.Invoke(spec));
             foreach (var l in listeners) l.OnInitialize(new JobStartInfo(config, spec.Batches, spec.SeqLen, 0, false));
             foreach (var l in listeners) l.OnCalibrationStart();
             _jobs[spec.JobId] = model;
@@ -109,5 +109,9 @@ public sealed class LayerWorkHost : IDisposable
         }
     }
 
-    internal sealed record JobModel(JobSpec Spec, LlamaConfig Config, SafetensorsCheckpoint Checkpoint, RotaryEmbedding Rope, IReadOnlyList<IJobListener> Listeners);
+    /// <summary>The online transforms (SpinQuant R3/R4) inside every layer's forward of a job, built from its spec; null = none.</summary>
+    public Func<JobSpec, Model.Forward.IActivationHooks?>? Hooks { get; init; }
+
+    internal sealed record JobModel(JobSpec Spec, LlamaConfig Config, SafetensorsCheckpoint Checkpoint, RotaryEmbedding Rope, IReadOnlyList<IJobListener> Listeners,
+        Model.Forward.IActivationHooks? Hooks);
 }

@@ -1,0 +1,44 @@
+using Offload.Compression.Modifiers;
+using Offload.Compression.Recipes;
+using Offload.Compression.Sequential;
+using Offload.Compression.SpinQuant;
+using Offload.Model.Config;
+using Offload.Model.Forward;
+using Offload.Protocol.Cluster;
+
+namespace Offload.Coordinator.Cluster;
+
+/// <summary>
+/// What a node builds from a job's spec to run its layers as the single process would: for a compress job with a
+/// GPTQModifier, the modifier (its per-layer results written to the spec's shared state folder) and SpinQuant's online
+/// R3/R4 (inside every layer's forward and ahead of the down_proj Hessian). An evaluation gets neither.
+/// </summary>
+public static class ClusterJobModifiers
+{
+    public static IReadOnlyList<IJobListener> Listeners(JobSpec spec)
+    {
+        var recipe = RecipeOf(spec);
+        if (recipe?.Quantization is not { IsGptq: true }) return [];
+        if (string.IsNullOrEmpty(spec.StateDir))
+            throw new InvalidOperationException($"job {spec.JobId}: a GPTQ job needs a state folder shared by the nodes");
+        var online = Online(spec, recipe);
+        return [new GptqModifier(recipe.Plan!, recipe.Gptq, online is null ? null : [online], spec.StateDir, keepResults: false)];
+    }
+
+    public static IActivationHooks? Hooks(JobSpec spec)
+    {
+        var recipe = RecipeOf(spec);
+        return recipe is null ? null : Online(spec, recipe);
+    }
+
+    private static CompressionRecipe? RecipeOf(JobSpec spec) =>
+        spec.Kind != "compress" || string.IsNullOrEmpty(spec.RecipeYaml) ? null : CompressionRecipe.From(Recipe.Parse(spec.RecipeYaml, $"job {spec.JobId} recipe"), spec.RecipeYaml);
+
+    private static SpinQuantOnline? Online(JobSpec spec, CompressionRecipe recipe)
+    {
+        if (recipe.Rotation is not { } rotation) return null;
+        var config = LlamaConfig.Load(Path.Combine(spec.ModelDir, LlamaConfig.FileName));
+        var online = new SpinQuantOnline(SpinQuantPlan.Create(rotation, config));
+        return online.Any ? online : null;
+    }
+}
