@@ -202,7 +202,20 @@ public static class ClusterEvalJob
             // Unique per driver session: a resumed driver's request must not be taken for a duplicate of its predecessor's
             // (that one's reply went to a queue that is gone). The entity keeps results per (layer, attempt) anyway.
             var messageId = string.Create(CultureInfo.InvariantCulture, $"{spec.JobId}/layer-{layer}/a{attempt}/{client.SenderId}");
-            var reply = await client.AskEntityAsync(LayerWorkHost.EntityTypeName, entity, run, timeout, messageId, ct).ConfigureAwait(false);
+            InboundMessage reply;
+            try
+            {
+                reply = await client.AskEntityAsync(LayerWorkHost.EntityTypeName, entity, run, timeout, messageId, ct).ConfigureAwait(false);
+            }
+            catch (TimeoutException ex) when (attempt < MaxAttempts && !ct.IsCancellationRequested)
+            {
+                // The request or its reply was lost (e.g. a reply published while a restarted broker had not yet
+                // recovered the driver's reply queue): ask again with the next attempt; the layer is recomputed
+                // deterministically, so the bytes do not change.
+                OffloadTelemetry.ClusterLayersRedoneCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrJobKind, spec.Kind));
+                log?.WriteLine($"layer {layer}: {ex.Message}; asking again (attempt {attempt + 1})");
+                continue;
+            }
             if (reply.Payload is LayerFailed failed)
                 throw new JobException($"layer {layer} failed on node {failed.NodeId}: {failed.Reason}");
             var done = (LayerDone)reply.Payload;
