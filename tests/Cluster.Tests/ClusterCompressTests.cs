@@ -63,21 +63,7 @@ public sealed class ClusterCompressTests(BrokerFixture fixture) : IDisposable
 
     private string WriteClusterFile(string dir) => WriteClusterFile(fixture.Broker, dir);
 
-    private static string WriteClusterFile(Coordinator.Cluster.LocalBroker broker, string dir)
-    {
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, "cluster.yaml");
-        var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"cluster: {{ name: cc{Guid.NewGuid().ToString("N")[..8]}, shard-count: 16 }}\n");
-        text.Append(CultureInfo.InvariantCulture, $"broker: {{ uris: [\"{broker.AmqpUri}\"], publish-timeout: 90s }}\n");
-        text.Append("membership: { heartbeat-interval: 250ms, down-after-missed-heartbeats: 6, retry-interval: 250ms }\n");
-        text.Append("sharding: { handoff-timeout: 20s }\n");
-        text.Append("jobs: { layer-timeout: 120s }\n");
-        text.Append("nodes:\n");
-        for (var i = 1; i <= 3; i++) text.Append(CultureInfo.InvariantCulture, $"  - {{ id: node-{i}, roles: [coordinator, worker], devices: [cpu:0], device-memory: 64MiB }}\n");
-        File.WriteAllText(path, text.ToString());
-        return path;
-    }
+    private static string WriteClusterFile(Coordinator.Cluster.LocalBroker broker, string dir) => TestCluster.WriteThreeNodeFile(broker, dir, "cc");
 
     /// <summary>The largest value of metric <paramref name="name"/> over the metric snapshots of a --metrics-out file (0 when absent).</summary>
     private static double LastValue(string file, string name)

@@ -8,6 +8,27 @@ namespace Offload.Cluster.Tests;
 /// <summary>Helpers shared by the cluster tests: settings with a unique cluster name, raw broker access, waiting.</summary>
 internal static class TestCluster
 {
+    /// <summary>
+    /// Writes DIR/cluster.yaml: a fresh cluster name on <paramref name="broker"/>, fast heartbeats, and three
+    /// coordinator+worker nodes node-1..node-3 with one cpu device of 64 MiB each. Returns its path.
+    /// </summary>
+    public static string WriteThreeNodeFile(LocalBroker broker, string dir, string namePrefix)
+    {
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "cluster.yaml");
+        var text = new StringBuilder();
+        text.Append(System.Globalization.CultureInfo.InvariantCulture, $"cluster: {{ name: {namePrefix}{Guid.NewGuid().ToString("N")[..8]}, shard-count: 16 }}\n");
+        text.Append(System.Globalization.CultureInfo.InvariantCulture, $"broker: {{ uris: [\"{broker.AmqpUri}\"], publish-timeout: 90s }}\n");
+        text.Append("membership: { heartbeat-interval: 250ms, down-after-missed-heartbeats: 6, retry-interval: 250ms }\n");
+        text.Append("sharding: { handoff-timeout: 20s }\n");
+        text.Append("jobs: { layer-timeout: 120s }\n");
+        text.Append("nodes:\n");
+        for (var i = 1; i <= 3; i++)
+            text.Append(System.Globalization.CultureInfo.InvariantCulture, $"  - {{ id: node-{i}, roles: [coordinator, worker], devices: [cpu:0], device-memory: 64MiB }}\n");
+        File.WriteAllText(path, text.ToString());
+        return path;
+    }
+
     /// <summary>Settings for a node of a fresh cluster (its own queue names) on <paramref name="broker"/>.</summary>
     public static ClusterSettings Settings(LocalBroker broker, string nodeId = "n1", string? cluster = null) => new()
     {

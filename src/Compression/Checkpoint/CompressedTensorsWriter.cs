@@ -23,6 +23,16 @@ public static class CompressedTensorsWriter
         ["tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json", "added_tokens.json", "vocab.json",
          "merges.txt", "generation_config.json", "tokenizer.bin", "chat_template.jinja"];
 
+    /// <summary>Copies the <see cref="CopiedFiles"/> that <paramref name="sourceDir"/> has into <paramref name="destDir"/>.</summary>
+    public static void CopyTokenizerFiles(string sourceDir, string destDir)
+    {
+        foreach (var name in CopiedFiles)
+        {
+            var src = Path.Combine(sourceDir, name);
+            if (File.Exists(src)) File.Copy(src, Path.Combine(destDir, name));
+        }
+    }
+
     /// <summary>
     /// Writes the checkpoint into <paramref name="outDir"/> (which must not exist or be empty).
     /// <paramref name="dense"/>(name) returns an unquantized parameter (disposed by the writer);
@@ -75,11 +85,7 @@ public static class CompressedTensorsWriter
                 ?? throw new CompressedCheckpointException($"{configPath}: config.json is not a JSON object");
             configNode["quantization_config"] = QuantizationConfigJson(config, plan, schemes, formats, options);
             SortedJson.WriteFile(Path.Combine(temp, LlamaConfig.FileName), configNode);
-            foreach (var name in CopiedFiles)
-            {
-                var src = Path.Combine(sourceDir, name);
-                if (File.Exists(src)) File.Copy(src, Path.Combine(temp, name));
-            }
+            CopyTokenizerFiles(sourceDir, temp);
             if (Directory.Exists(full)) Directory.Delete(full);
             Directory.Move(temp, full);
         }

@@ -88,7 +88,7 @@ public static class CompressCommand
                 Calibration = calibration,
                 SeqLen = seq,
                 BatchRows = parse.GetValue(batch),
-                Devices = ParseDevices(parse.GetValue(devices)!),
+                Devices = DeviceList.Parse(parse.GetValue(devices)!),
                 DeviceMemoryBytes = ByteSize.Parse(parse.GetValue(deviceMemory)!, "--device-memory"),
                 HostMemoryBytes = parse.GetValue(hostMemory) is { } hm ? ByteSize.Parse(hm, "--host-memory") : null,
                 PrefetchDepth = parse.GetValue(prefetch),
@@ -139,11 +139,6 @@ public static class CompressCommand
         lines.Add($"    {modifier}: {{targets: [Linear], scheme: {scheme}, ignore: [lm_head]}}");
         return string.Join("\n", lines) + "\n";
     }
-
-    public static IReadOnlyList<DeviceId> ParseDevices(string text) =>
-        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(d => DeviceId.TryParse(d, out var id) ? id : throw new OffloadException($"--devices: '{d}' is not a device; write cpu:N, e.g. cpu:0,cpu:1"))
-            .ToArray();
 
     private static void Print(CompressReport r)
     {

@@ -36,10 +36,7 @@ public sealed class LayerwiseEvalCli
     {
         var memoryText = parse.GetValue(DeviceMemory)
             ?? throw new OffloadException("--device-memory is required with --devices/--out (e.g. --device-memory 64MiB)");
-        var devices = (parse.GetValue(Devices) ?? "cpu:0")
-            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(d => DeviceId.TryParse(d, out var id) ? id : throw new OffloadException($"--devices: '{d}' is not a device; write cpu:N, e.g. cpu:0,cpu:1"))
-            .ToArray();
+        var devices = DeviceList.Parse(parse.GetValue(Devices) ?? "cpu:0");
         double? bandwidth = parse.GetValue(Bandwidth) is { } bw ? ByteSize.Parse(bw.Replace("/s", "", StringComparison.Ordinal), "--bandwidth") : null;
         var options = new LayerwiseJobOptions
         {

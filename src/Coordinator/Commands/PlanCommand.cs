@@ -57,7 +57,7 @@ public static class PlanCommand
                     SeqLen = parse.GetValue(seqLen),
                     Samples = parse.GetValue(samples),
                     BatchRows = parse.GetValue(batch),
-                    Devices = ParseDevices(parse.GetValue(devices) ?? "cpu:0"),
+                    Devices = DeviceList.Parse(parse.GetValue(devices) ?? "cpu:0"),
                     DeviceMemoryBytes = ByteSize.Parse(memoryText, "--device-memory"),
                     HostMemoryBytes = parse.GetValue(hostMemory) is { } hm ? ByteSize.Parse(hm, "--host-memory") : null,
                     PrefetchDepth = parse.GetValue(prefetch),
@@ -88,11 +88,6 @@ public static class PlanCommand
         });
         return cmd;
     }
-
-    private static IReadOnlyList<DeviceId> ParseDevices(string text) =>
-        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(d => DeviceId.TryParse(d, out var id) ? id : throw new OffloadException($"--devices: '{d}' is not a device; write cpu:N, e.g. cpu:0,cpu:1"))
-            .ToArray();
 
     private static void PrintFusionPlan(LlamaConfig config, string? recipePath, string? loraDir, bool merge)
     {

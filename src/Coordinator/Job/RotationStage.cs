@@ -124,11 +124,7 @@ public static class RotationStage
             lifecycle.OnCalibrationEnd();
             lifecycle.OnFinalize();
             WriteConfig(modelDir, temp, rotatedConfig);
-            foreach (var name in CompressedTensorsWriter.CopiedFiles)
-            {
-                var src = Path.Combine(modelDir, name);
-                if (File.Exists(src)) File.Copy(src, Path.Combine(temp, name));
-            }
+            CompressedTensorsWriter.CopyTokenizerFiles(modelDir, temp);
             Directory.Move(temp, full);
             DurableFile.SyncDirectory(Path.GetDirectoryName(full)!);
             return plan;
