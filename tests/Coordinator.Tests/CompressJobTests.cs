@@ -124,6 +124,19 @@ public sealed class CompressJobTests
         Assert.False(Directory.Exists(temp.Sub("out")));
     }
 
+    [Fact]
+    public void A_budget_too_small_for_one_layer_is_refused_before_the_work_folder_exists()
+    {
+        using var temp = new TempDir();
+        var (model, config) = JobTestModels.Write(temp, JobTestModels.Small());
+        var outDir = temp.Sub("out");
+        var e = Assert.ThrowsAny<OffloadException>(() =>
+            CompressJob.Run(Options(model, outDir, RotateGptqW4A16Channel, JobTestModels.Windows(4, 16, config.VocabSize, 1), 2) with { DeviceMemoryBytes = 4096 }));
+        Assert.Contains("device budget", e.Message);
+        Assert.False(Directory.Exists(outDir + ".offload-work"));
+        Assert.False(Directory.Exists(outDir));
+    }
+
     [Theory]
     [InlineData("R1, R2", "hadamard")]
     [InlineData("R1, R2, R3, R4", "hadamard")]

@@ -49,6 +49,24 @@ public static class CompressJob
             throw new OffloadException("GPTQModifier needs calibration data; pass --dataset FILE --samples N");
         var config = LlamaConfig.Load(Path.Combine(o.ModelDir, LlamaConfig.FileName));
         if (recipe.Plan is { } toCheck) ValidatePlan(toCheck, config, o.ModelDir);
+        // A budget too small for one layer (plus its forward workspace when calibrating) fails here, before the work
+        // folder exists: the preflight replays the job's device requests (it throws what the run would throw).
+        if (recipe.Quantization is { IsGptq: true } && o.Calibration is not null && o.Cluster is null)
+        {
+            Planning.ResidencyPlanner.Plan(new Planning.ResidencyPlanRequest
+            {
+                ModelDir = o.ModelDir, SeqLen = o.SeqLen, Samples = o.Calibration.Length / o.SeqLen, BatchRows = o.BatchRows, Devices = o.Devices,
+                DeviceMemoryBytes = o.DeviceMemoryBytes, HostMemoryBytes = o.HostMemoryBytes, PrefetchDepth = o.PrefetchDepth, PropagationPass = true,
+            });
+        }
+        else if (recipe.Rotation is not null)
+        {
+            using var sizes = SafetensorsCheckpoint.Open(o.ModelDir);
+            var largest = Enumerable.Range(0, config.NumHiddenLayers)
+                .Select(l => ModuleTree.LayerParameters(config, l).Sum(p => sizes.Descriptor(p.Name).ByteLength)).Max();
+            if (largest > o.DeviceMemoryBytes)
+                throw new DeviceMemoryException(o.Devices[0], $"a decoder layer ({ByteSize.Format(largest)} of parameters)", largest, o.DeviceMemoryBytes);
+        }
 
         var work = o.WorkDir;
         var identity = JobIdentity(o);
