@@ -9,7 +9,7 @@ public static class DTypeNames
         DType.F64 or DType.I64 => 8,
         DType.F32 or DType.I32 => 4,
         DType.F16 or DType.BF16 or DType.I16 => 2,
-        DType.I8 or DType.U8 or DType.Bool => 1,
+        DType.I8 or DType.U8 or DType.Bool or DType.F8E4M3 or DType.F8E5M2 => 1,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "unknown dtype"),
     };
 
@@ -26,10 +26,12 @@ public static class DTypeNames
         DType.I8 => "I8",
         DType.U8 => "U8",
         DType.Bool => "BOOL",
+        DType.F8E4M3 => "F8_E4M3",
+        DType.F8E5M2 => "F8_E5M2",
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "unknown dtype"),
     };
 
-    /// <summary>Parses a safetensors dtype name; false for names we do not support (F8_E4M3, U16, …).</summary>
+    /// <summary>Parses a safetensors dtype name; false for names we do not support (F8_E8M0, U16, …).</summary>
     public static bool TryParseSafetensorsName(string name, out DType dtype)
     {
         switch (name)
@@ -44,6 +46,8 @@ public static class DTypeNames
             case "I8": dtype = DType.I8; return true;
             case "U8": dtype = DType.U8; return true;
             case "BOOL": dtype = DType.Bool; return true;
+            case "F8_E4M3": dtype = DType.F8E4M3; return true;
+            case "F8_E5M2": dtype = DType.F8E5M2; return true;
             default: dtype = default; return false;
         }
     }
@@ -61,6 +65,8 @@ public static class DTypeNames
         DType.I8 => "int8",
         DType.U8 => "uint8",
         DType.Bool => "bool",
+        DType.F8E4M3 => "float8_e4m3fn",
+        DType.F8E5M2 => "float8_e5m2",
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "unknown dtype"),
     };
 
@@ -79,10 +85,18 @@ public static class DTypeNames
             case "int8" or "i8": dtype = DType.I8; return true;
             case "uint8" or "u8": dtype = DType.U8; return true;
             case "bool": dtype = DType.Bool; return true;
+            case "float8_e4m3fn": dtype = DType.F8E4M3; return true;
+            case "float8_e5m2": dtype = DType.F8E5M2; return true;
             default: dtype = default; return false;
         }
     }
 
-    /// <summary>True for the floating-point dtypes.</summary>
+    /// <summary>
+    /// True for the floating-point dtypes that hold working values (F64, F32, F16, BF16). The 8-bit storage floats
+    /// (<see cref="DType.F8E4M3"/>, <see cref="DType.F8E5M2"/>) are not included: see <see cref="IsFloat8"/>.
+    /// </summary>
     public static bool IsFloat(this DType dtype) => dtype is DType.F64 or DType.F32 or DType.F16 or DType.BF16;
+
+    /// <summary>True for the 8-bit float storage dtypes (F8_E4M3, F8_E5M2).</summary>
+    public static bool IsFloat8(this DType dtype) => dtype is DType.F8E4M3 or DType.F8E5M2;
 }

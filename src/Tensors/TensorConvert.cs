@@ -2,10 +2,15 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Offload.Protocol;
+using Offload.Tensors.Formats;
 
 namespace Offload.Tensors;
 
-/// <summary>Element-wise dtype conversion between host tensors (float dtypes and integers).</summary>
+/// <summary>
+/// Element-wise dtype conversion between host tensors (float dtypes, 8-bit floats and integers). Conversions to
+/// F8_E4M3 / F8_E5M2 are torch's casts (<see cref="Float8E4M3.Encode(float)"/>, <see cref="Float8E5M2.Encode(float)"/>:
+/// round to nearest even, no saturation), taken from f32 as torch does (an f64 source is rounded to f32 first).
+/// </summary>
 public static unsafe class TensorConvert
 {
     /// <summary>Copies <paramref name="src"/> into <paramref name="dst"/> (same element count), converting the dtype.</summary>
@@ -32,6 +37,14 @@ public static unsafe class TensorConvert
             case DType.F16 when src.DType == DType.F32:
                 F32ToF16(new ReadOnlySpan<float>(src.Pointer, checked((int)n)), new Span<Half>(dst.Pointer, checked((int)n)));
                 return;
+            case DType.F8E4M3 or DType.F8E5M2:
+            {
+                var dstBytes = new Span<byte>(dst.Pointer, checked((int)n));
+                ReadOnlySpan<float> values = src.DType == DType.F32 ? new ReadOnlySpan<float>(src.Pointer, checked((int)n)) : ToF32Array(src);
+                if (dst.DType == DType.F8E4M3) Float8E4M3.Encode(values, dstBytes);
+                else Float8E5M2.Encode(values, dstBytes);
+                return;
+            }
             case DType.BF16:
             {
                 var tmp = new float[n];
@@ -68,6 +81,8 @@ public static unsafe class TensorConvert
             case DType.BF16: BF16ToF32(new ReadOnlySpan<ushort>(p, n), dst); break;
             case DType.F16: System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(p, n), dst); break;
             case DType.F64: for (var i = 0; i < n; i++) dst[i] = (float)((double*)p)[i]; break;
+            case DType.F8E4M3: Float8E4M3.Decode(new ReadOnlySpan<byte>(p, n), dst); break;
+            case DType.F8E5M2: Float8E5M2.Decode(new ReadOnlySpan<byte>(p, n), dst); break;
             default:
                 var d = new double[n];
                 ToF64(src, d);
@@ -94,8 +109,17 @@ public static unsafe class TensorConvert
             case DType.I8: for (var i = 0; i < n; i++) dst[i] = ((sbyte*)p)[i]; break;
             case DType.U8: for (var i = 0; i < n; i++) dst[i] = p[i]; break;
             case DType.Bool: for (var i = 0; i < n; i++) dst[i] = p[i] != 0 ? 1 : 0; break;
+            case DType.F8E4M3: for (var i = 0; i < n; i++) dst[i] = Float8E4M3.Decode(p[i]); break;
+            case DType.F8E5M2: for (var i = 0; i < n; i++) dst[i] = Float8E5M2.Decode(p[i]); break;
             default: throw new NotSupportedException($"conversion from {src.DType}");
         }
+    }
+
+    private static float[] ToF32Array(Tensor src)
+    {
+        var tmp = new float[src.ElementCount];
+        ToF32(src, tmp);
+        return tmp;
     }
 
     private static void FromF64(ReadOnlySpan<double> src, Tensor dst)

@@ -194,8 +194,8 @@ internal sealed class SafetensorsHeader
         if (badDType is not null)
         {
             throw ctx.Fail(IsKnownUnsupported(badDType)
-                ? $"dtype {SafetensorsText.Quote(badDType)} is a safetensors dtype that Offload does not support (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)"
-                : $"unknown dtype {SafetensorsText.Quote(badDType)} (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)");
+                ? $"dtype {SafetensorsText.Quote(badDType)} is a safetensors dtype that Offload does not support (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL F8_E4M3 F8_E5M2)"
+                : $"unknown dtype {SafetensorsText.Quote(badDType)} (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL F8_E4M3 F8_E5M2)");
         }
         var dt = dtype!.Value;
         var dtypeName = dt.ToSafetensorsName();
@@ -279,7 +279,7 @@ internal sealed class SafetensorsHeader
         return null;
     }
 
-    private static bool IsKnownUnsupported(string dtype) => dtype is "U16" or "U32" or "U64" or "C64" or "F8_E4M3" or "F8_E5M2"
+    private static bool IsKnownUnsupported(string dtype) => dtype is "U16" or "U32" or "U64" or "C64"
         or "F8_E8M0" or "F4" or "F6_E2M3" or "F6_E3M2";
 
     private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)

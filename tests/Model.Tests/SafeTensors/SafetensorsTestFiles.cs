@@ -34,7 +34,7 @@ internal sealed class TempDir : IDisposable
 /// <summary>Builders for hand-made safetensors bytes and random tensors.</summary>
 internal static class SafetensorsTestFiles
 {
-    public static readonly DType[] AllDTypes = [DType.F64, DType.F32, DType.F16, DType.BF16, DType.I64, DType.I32, DType.I16, DType.I8, DType.U8, DType.Bool];
+    public static readonly DType[] AllDTypes = [DType.F64, DType.F32, DType.F16, DType.BF16, DType.I64, DType.I32, DType.I16, DType.I8, DType.U8, DType.Bool, DType.F8E4M3, DType.F8E5M2];
 
     /// <summary>u64 little-endian header length, the header bytes as given, then <paramref name="data"/>.</summary>
     public static byte[] Raw(byte[] header, byte[] data, ulong? lengthField = null)
