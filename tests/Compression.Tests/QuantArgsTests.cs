@@ -113,7 +113,8 @@ public class QuantArgsTests
         Assert.Equal((4, 4, QuantizationStrategy.Token), (w4a4.Weights!.NumBits, w4a4.InputActivations!.NumBits, w4a4.InputActivations.Strategy));
         Assert.Null(QuantizationPresets.Get("UNQUANTIZED", t).Weights);
         Assert.Throws<QuantizationConfigException>(() => QuantizationPresets.Get("W5A4", t));
-        Assert.Throws<QuantizationConfigException>(() => QuantizationPresets.Get("FP8", t));
+        Assert.Throws<QuantizationConfigException>(() => QuantizationPresets.Get("FP16", t));
+        Assert.Throws<QuantizationConfigException>(() => QuantizationPresets.Get("NVFP8", t));
     }
 
     [Fact]

@@ -6,6 +6,8 @@ namespace Offload.Compression.Tests;
 
 public class QuantMathTests
 {
+    private static readonly QuantGrid Int4 = new(QuantizationType.Int, 4);
+
     /// <summary>f32 versus f64 arithmetic may round a code differently only when x/scale lies this close to a half-integer.</summary>
     private const double TieBand = 1e-4;
 
@@ -52,19 +54,19 @@ public class QuantMathTests
     [Fact]
     public void Rounding_is_half_to_even_and_clamps_to_the_full_range()
     {
-        Assert.Equal(2, QuantMath.Quantize(2.5f, 1f, 0, -8, 7, DType.F32));
-        Assert.Equal(-2, QuantMath.Quantize(-2.5f, 1f, 0, -8, 7, DType.F32));
-        Assert.Equal(4, QuantMath.Quantize(3.5f, 1f, 0, -8, 7, DType.F32));
-        Assert.Equal(7, QuantMath.Quantize(7.5f, 1f, 0, -8, 7, DType.F32));
-        Assert.Equal(-8, QuantMath.Quantize(-9f, 1f, 0, -8, 7, DType.F32));
-        Assert.Equal(-8, QuantMath.Quantize(-7.5f, 1f, 0, -8, 7, DType.F32)); // half to even: -7.5 → -8
+        Assert.Equal(2, QuantMath.Quantize(2.5f, 1f, 0, Int4, DType.F32));
+        Assert.Equal(-2, QuantMath.Quantize(-2.5f, 1f, 0, Int4, DType.F32));
+        Assert.Equal(4, QuantMath.Quantize(3.5f, 1f, 0, Int4, DType.F32));
+        Assert.Equal(7, QuantMath.Quantize(7.5f, 1f, 0, Int4, DType.F32));
+        Assert.Equal(-8, QuantMath.Quantize(-9f, 1f, 0, Int4, DType.F32));
+        Assert.Equal(-8, QuantMath.Quantize(-7.5f, 1f, 0, Int4, DType.F32)); // half to even: -7.5 → -8
     }
 
     [Fact]
     public void Bf16_scale_rounds_fake_quantized_values_to_bf16()
     {
         var s = QuantMath.RoundTo(0.1f, DType.BF16);
-        var v = QuantMath.FakeQuantize(0.7f, s, 0, -8, 7, DType.BF16, DType.BF16);
+        var v = QuantMath.FakeQuantize(0.7f, s, 0, Int4, DType.BF16, DType.BF16);
         Assert.Equal(QuantMath.RoundTo(v, DType.BF16), v);
         Assert.Equal(QuantMath.RoundTo(7 * s, DType.BF16), v);
     }
@@ -135,7 +137,7 @@ public class QuantMathTests
         var codes = new sbyte[w.Length];
         WeightQuantizer.Quantize(w, qp, args, DType.F32, codes, gIdx);
         var deq = new float[w.Length];
-        WeightQuantizer.Dequantize(codes, qp, deq, gIdx);
+        WeightQuantizer.Dequantize(codes, qp, args, deq, gIdx);
         var fq = new float[w.Length];
         WeightQuantizer.FakeQuantize(w, qp, args, DType.F32, fq, gIdx);
         Assert.Equal(fq, deq);

@@ -7,13 +7,15 @@ using Offload.Model.Naming;
 using Offload.Model.SafeTensors;
 using Offload.Protocol;
 using Offload.Tensors;
+using Offload.Tensors.Formats;
 
 namespace Offload.Compression.Checkpoint;
 
 /// <summary>
 /// A compressed-tensors checkpoint opened for evaluation (spec §10.5): config.json's quantization_config is parsed
 /// strictly (config groups, ignore, format, transform_config), quantized linears are unpacked and dequantized
-/// ((q − zp)·scale in the scale dtype, g_idx honoured), and <see cref="LoadModel"/> builds a model whose layers run the
+/// ((q − zp)·scale in the scale dtype, g_idx honoured; fp8 weights, fp4 packs with e4m3 + global or E8M0 scales in the
+/// model dtype), and <see cref="LoadModel"/> builds a model whose layers run the
 /// dequantized weights with the config's dynamic input-activation quantization. A transform_config with online
 /// locations (input, output, q_attn, k_cache) needs the caller's hooks for them; fused (weight_*) entries are never
 /// applied again.
@@ -119,7 +121,18 @@ public sealed class CompressedCheckpoint : IDisposable
         using var scaleT = Tensors.Get(p + "weight_scale");
         int rows, cols;
         sbyte[] codes;
-        if (Tensors.Contains(p + "weight_packed"))
+        if (Tensors.Contains(p + "weight_packed") && Tensors.Descriptor(p + "weight_packed").DType == DType.U8)
+        {
+            // nvfp4-/mxfp4-pack-quantized: two e2m1 codes a byte, low nibble first.
+            using var packed = Tensors.Get(p + "weight_packed");
+            if (packed.Rank != 2 || args.Type != QuantizationType.Float || args.NumBits != 4)
+                throw Bad(module, "weight_packed uint8 [out, in/2] needs fp4 weight args");
+            rows = checked((int)packed.Dim(0));
+            cols = checked((int)packed.Dim(1) * 2);
+            codes = new sbyte[rows * cols];
+            Fp4E2M1.Unpack(packed.ReadOnlySpan<byte>(), System.Runtime.InteropServices.MemoryMarshal.AsBytes(codes.AsSpan()));
+        }
+        else if (Tensors.Contains(p + "weight_packed"))
         {
             using var shape = Tensors.Get(p + "weight_shape");
             var s = shape.ReadOnlySpan<long>();
@@ -135,13 +148,35 @@ public sealed class CompressedCheckpoint : IDisposable
         else
         {
             using var w = Tensors.Get(p + "weight");
-            if (w.DType != DType.I8 || w.Rank != 2) throw Bad(module, "weight must be int8 [out, in] for int-/naive-quantized modules");
+            var expected = args.Type == QuantizationType.Float ? DType.F8E4M3 : DType.I8;
+            if (w.DType != expected || w.Rank != 2)
+                throw Bad(module, $"weight must be {expected.ToSafetensorsName()} [out, in] for {args.Type.ToName()} {args.NumBits}-bit weights");
             rows = checked((int)w.Dim(0));
             cols = checked((int)w.Dim(1));
-            codes = w.ReadOnlySpan<sbyte>().ToArray();
+            codes = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(w.Bytes()).ToArray();
         }
         var layout = QParamLayout.For(args, rows, cols, module);
-        var scale = scaleT.ToFloatArray();
+        var scaleDType = scaleT.DType;
+        float[] scale;
+        if (scaleT.DType is DType.F8E4M3 or DType.U8)
+        {
+            // e4m3 (NVFP4) or E8M0 (MX) scales: decoded, then used in the model's dtype as the decompressor does.
+            var raw = scaleT.ReadOnlySpan<byte>();
+            scale = new float[raw.Length];
+            for (var i = 0; i < raw.Length; i++) scale[i] = scaleT.DType == DType.U8 ? E8M0.Decode(raw[i]) : Float8E4M3.Decode(raw[i]);
+            scaleDType = Tensors.Descriptor(ModuleNames.Weight(ModuleNames.EmbedTokens)).DType;
+        }
+        else
+        {
+            scale = scaleT.ToFloatArray();
+        }
+        float? global = null;
+        if (Tensors.Contains(p + "weight_global_scale"))
+        {
+            using var g = Tensors.Get(p + "weight_global_scale");
+            if (g.DType != DType.F32 || g.ElementCount != 1) throw Bad(module, "weight_global_scale must be float32 [1]");
+            global = g.ReadOnlySpan<float>()[0];
+        }
         if (scale.Length != layout.Count) throw Bad(module, $"weight_scale has {scale.Length} values, the {args.Strategy.ToName()} strategy needs {layout.Count}");
         var zp = new int[layout.Count];
         if (!args.Symmetric && Tensors.Contains(p + "weight_zero_point"))
@@ -167,11 +202,11 @@ public sealed class CompressedCheckpoint : IDisposable
             if (g.DType != DType.I32 || g.ElementCount != cols) throw Bad(module, $"weight_g_idx must be int32 [{cols}]");
             gIdx = g.ReadOnlySpan<int>().ToArray();
         }
-        var qp = new QParams(layout, scale, zp, scaleT.DType);
+        var qp = new QParams(layout, scale, zp, scaleDType, global);
         var values = new float[rows * cols];
-        WeightQuantizer.Dequantize(codes, qp, values, gIdx);
+        WeightQuantizer.Dequantize(codes, qp, args, values, gIdx);
         using var f32 = Tensor.FromArray(values, rows, cols);
-        return scaleT.DType == DType.F32 ? f32.Clone() : f32.To(scaleT.DType);
+        return scaleDType == DType.F32 ? f32.Clone() : f32.To(scaleDType);
     }
 
     /// <summary>Layer <paramref name="layer"/>'s weights with quantized linears dequantized (owned by the caller).</summary>

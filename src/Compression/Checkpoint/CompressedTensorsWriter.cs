@@ -5,6 +5,7 @@ using Offload.Model.Naming;
 using Offload.Model.SafeTensors;
 using Offload.Protocol;
 using Offload.Tensors;
+using Offload.Tensors.Formats;
 
 namespace Offload.Compression.Checkpoint;
 
@@ -12,7 +13,10 @@ namespace Offload.Compression.Checkpoint;
 /// Writes a compressed-tensors checkpoint (spec §10): every parameter in state-dict order, quantized linears replaced by
 /// their compressed tensors (pack-quantized: weight_packed int32 [out, ⌈in·b/32⌉], weight_shape int64 [2], weight_scale
 /// in the scale dtype, asymmetric group/channel zero-points packed along dim 0, weight_g_idx for actorder=group;
-/// int-/naive-quantized: weight int8 [out, in], weight_scale, weight_zero_point int8 when asymmetric), sharded
+/// int-/naive-quantized: weight int8 [out, in], weight_scale, weight_zero_point int8 when asymmetric; float-quantized,
+/// naive float and mxfp8-quantized: weight float8_e4m3fn [out, in]; nvfp4-/mxfp4-pack-quantized: weight_packed uint8
+/// [out, in/2] (two e2m1 codes a byte, low nibble first), weight_scale e4m3 [out, in/16] + weight_global_scale f32 [1]
+/// (NVFP4) or E8M0 uint8 [out, in/32] (MX)), sharded
 /// safetensors with an index, config.json = the source config plus quantization_config (keys sorted, indent 2), and the
 /// source's tokenizer files. Everything is written into a temporary sibling folder renamed to the output at the end.
 /// </summary>
@@ -108,14 +112,31 @@ public static class CompressedTensorsWriter
         var l = q.QParams.Layout;
         if (l.Rows != rows || l.Cols != cols) throw new ArgumentException($"{q.Module}: qparams are for [{l.Rows}, {l.Cols}], weight is [{rows}, {cols}]");
         var codes = new sbyte[rows * cols];
-        WeightQuantizer.Quantize(w.ToFloatArray(), q.QParams, args, QuantMath.Promote(w.DType, q.QParams.ScaleDType), codes, q.GIdx);
+        WeightQuantizer.Quantize(w.ToFloatArray(), q.QParams, args, WeightQuantizer.ComputeDType(w.DType, q.QParams), codes, q.GIdx);
         var p = q.Module + ".";
         var result = new List<(string, Tensor)>();
         try
         {
-            result.Add((p + "weight_scale", ScaleTensor(q.QParams)));
+            result.Add((p + "weight_scale", ScaleTensor(q.QParams, args)));
+            if (q.QParams.GlobalScale is { } g) result.Add((p + "weight_global_scale", Tensor.FromSpan<float>([g], 1)));
             if (q.GIdx is not null) result.Add((p + "weight_g_idx", Tensor.FromSpan<int>(q.GIdx, cols)));
-            if (format == CompressionFormat.PackQuantized)
+            if (CompressionFormat.IsFp4Packed(format))
+            {
+                if (args.Type != QuantizationType.Float || args.NumBits != 4)
+                    throw new QuantizationConfigException($"{q.Module}: format {format} needs fp4 weights");
+                if (cols % 2 != 0) throw new QuantizationConfigException($"{q.Module}: in_features {cols} is odd; fp4 packing needs an even width");
+                var packed = Tensor.Empty(DType.U8, rows, cols / 2);
+                Fp4E2M1.Pack(System.Runtime.InteropServices.MemoryMarshal.AsBytes(codes.AsSpan()), packed.Span<byte>());
+                result.Add((p + "weight_packed", packed));
+            }
+            else if (args.Type == QuantizationType.Float)
+            {
+                if (args.NumBits != 8) throw new QuantizationConfigException($"{q.Module}: format {format} needs fp8 weights");
+                var weight = Tensor.Empty(DType.F8E4M3, rows, cols);
+                System.Runtime.InteropServices.MemoryMarshal.AsBytes(codes.AsSpan()).CopyTo(weight.Span<byte>());
+                result.Add((p + "weight", weight));
+            }
+            else if (format == CompressionFormat.PackQuantized)
             {
                 var bits = args.NumBits;
                 var packed = new int[rows * Int32Packer.PackedLength(cols, bits)];
@@ -153,11 +174,22 @@ public static class CompressedTensorsWriter
         }
     }
 
-    /// <summary>The scale tensor in the scale dtype: tensor [1], channel [out, 1], group [out, G], block [⌈out/bh⌉, ⌈in/bw⌉].</summary>
-    public static Tensor ScaleTensor(QParams qp)
+    /// <summary>
+    /// The scale tensor: tensor [1], channel [out, 1], group / tensor_group [out, G], block [⌈out/bh⌉, ⌈in/bw⌉]; in the
+    /// scale dtype, or as e4m3 bytes (scale_dtype float8_e4m3fn, NVFP4) or E8M0 exponents 127 + log2 s (uint8, MX).
+    /// </summary>
+    public static Tensor ScaleTensor(QParams qp, QuantizationArgs? args = null)
     {
         var l = qp.Layout;
         long[] shape = l.Strategy == QuantizationStrategy.Tensor ? [1] : [l.QRows, l.QCols];
+        if (args?.ScaleDType is DType.F8E4M3 or DType.U8)
+        {
+            var t = Tensor.Empty(args.ScaleDType.Value, shape);
+            var bytes = t.Span<byte>();
+            for (var i = 0; i < qp.Scale.Length; i++)
+                bytes[i] = args.ScaleDType == DType.U8 ? E8M0.Encode(qp.Scale[i]) : Float8E4M3.EncodeSaturating(qp.Scale[i]);
+            return t;
+        }
         using var f32 = Tensor.FromArray(qp.Scale, shape);
         return qp.ScaleDType == DType.F32 ? f32.Clone() : f32.To(qp.ScaleDType);
     }

@@ -88,7 +88,7 @@ public static class GptqSolver
 
     /// <summary>quantize_weight with a precomputed <see cref="Factor"/> (its ordering must match the args' actorder).</summary>
     public static GptqResult QuantizeWeight(ReadOnlySpan<float> w, int rows, int cols, GptqFactor factor, QuantizationArgs args,
-        DType weightDType, GptqOptions? options = null, string module = "weight")
+        DType weightDType, GptqOptions? options = null, string module = "weight", float? fusedAbsMax = null)
     {
         options ??= new GptqOptions();
         if (w.Length != (long)rows * cols) throw new ArgumentException($"w holds {w.Length} values, expected {rows}×{cols}");
@@ -105,11 +105,11 @@ public static class GptqSolver
             for (var r = 0; r < rows; r++)
             for (var j = 0; j < cols; j++)
                 wp[r * cols + j] = w[r * cols + perm[j]];
-            qp = WeightObserver.Observe(wp, rows, cols, args, weightDType, module);
+            qp = WeightObserver.Observe(wp, rows, cols, args, weightDType, module, fusedAbsMax);
         }
         else
         {
-            qp = WeightObserver.Observe(w, rows, cols, args, weightDType, module);
+            qp = WeightObserver.Observe(w, rows, cols, args, weightDType, module, fusedAbsMax);
         }
         // qparam column of each processed (permuted) position.
         var colGroup = new int[cols];
@@ -144,9 +144,10 @@ public static class GptqSolver
 
     private static double Sweep(float[] wt, int rows, int cols, float[] u, int blockSize, QParams qp, QuantizationArgs args, int[] colGroup, int[] rowGroup)
     {
-        var (qmin, qmax) = (args.QMin, args.QMax);
+        var grid = QuantGrid.Of(args);
         var scaleDType = qp.ScaleDType;
-        var computeDType = QuantMath.Promote(DType.F32, scaleDType);
+        var computeDType = WeightQuantizer.ComputeDType(DType.F32, qp);
+        var global = qp.GlobalScale;
         var errBlock = new float[(long)Math.Min(blockSize, cols) * rows]; // [B, rows]
         var e = new float[rows];
         var loss = 0.0;
@@ -164,7 +165,7 @@ public static class GptqSolver
                 {
                     var q = rowGroup[r] + g;
                     var x = col[r];
-                    var fq = QuantMath.FakeQuantize(x, qp.Scale[q], qp.ZeroPoint[q], qmin, qmax, computeDType, scaleDType);
+                    var fq = QuantMath.FakeQuantize(x, qp.Scale[q], qp.ZeroPoint[q], grid, computeDType, scaleDType, global);
                     var diff = x - fq;
                     columnLoss += diff * diff / (d * d);
                     e[r] = diff / d;

@@ -58,6 +58,7 @@ public static class LayerQuantizer
             hessians = capture.Hessians.ToDictionary(p => p.Key, p => p.Value.Normalized());
         }
 
+        var fused = FusedGlobalScales.AbsMax(layer, schemes, m => named[ModuleNames.Weight(m)]);
         var results = new LinearQuantization[modules.Count];
         var ts = Stopwatch.GetTimestamp();
         var resolvedArgs = modules.Select(m => method == QuantizationMethod.Gptq ? ResolveActOrder(m.Scheme.Weights!, options.DefaultActOrder, m.Module) : m.Scheme.Weights!).ToArray();
@@ -82,16 +83,17 @@ public static class LayerQuantizer
             var args = resolvedArgs[i];
             if (method == QuantizationMethod.Rtn)
             {
-                var qp = WeightObserver.Observe(values, rows, cols, args, w.DType, module);
+                var qp = WeightObserver.Observe(values, rows, cols, args, w.DType, module, fused.TryGetValue(module, out var a) ? a : null);
                 var fq = new float[values.Length];
-                WeightQuantizer.FakeQuantize(values, qp, args, QuantMath.Promote(w.DType, qp.ScaleDType), fq);
-                results[i] = new LinearQuantization(module, scheme, fq, rows, cols, w.DType, qp, null, 0, false);
+                WeightQuantizer.FakeQuantize(values, qp, args, WeightQuantizer.ComputeDType(w.DType, qp), fq);
+                results[i] = new LinearQuantization(module, scheme, fq, rows, cols, w.DType, qp, null, 0, false, values);
                 return;
             }
             using var span = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.GptqModuleSpan);
             span?.SetTag(OffloadTelemetry.AttrGptqModule, module);
             span?.SetTag(OffloadTelemetry.AttrLayer, layer);
-            var r = GptqSolver.QuantizeWeight(values, rows, cols, factors[(site, args.ActOrder is not null)], args, w.DType, options, module);
+            var r = GptqSolver.QuantizeWeight(values, rows, cols, factors[(site, args.ActOrder is not null)], args, w.DType, options, module,
+                fused.TryGetValue(module, out var fa) ? fa : null);
             span?.SetTag(OffloadTelemetry.AttrGptqLoss, r.Loss);
             OffloadTelemetry.GptqLossHistogram.Record(r.Loss, new KeyValuePair<string, object?>(OffloadTelemetry.AttrGptqModule, module[(module.LastIndexOf('.') + 1)..]));
             results[i] = new LinearQuantization(module, scheme.WithWeights(args), r.Weight, rows, cols, w.DType, r.QParams, r.GIdx, r.Loss, r.FellBackToRtn);

@@ -13,6 +13,8 @@ public static class ActivationQuantizer
     public static void FakeQuantizeDynamic(Span<float> x, int tokens, int width, QuantizationArgs args)
     {
         if (!args.IsDynamic) throw new QuantizationConfigException($"activations {args}: static activation quantization needs calibrated scales; use dynamic: true");
+        if (args.Dynamic == DynamicMode.Local)
+            throw new QuantizationConfigException($"activations {args}: dynamic 'local' (NVFP4 inputs) needs a calibrated input global scale, which this runtime does not compute yet; use NVFP4A16");
         if ((long)tokens * width != x.Length) throw new ArgumentException($"expected {tokens}×{width} values, got {x.Length}");
         switch (args.Strategy)
         {
@@ -25,7 +27,9 @@ public static class ActivationQuantizer
             case QuantizationStrategy.Group:
             {
                 var g = args.GroupSize!.Value;
-                if (width >= g && width % g != 0)
+                // Float groups (FP8_BLOCK's 128, MX's 32) take a shorter last group, as compressed-tensors' ceil(n/g)
+                // view with zero padding does (zeros never change a group's absmax); int groups must divide the width.
+                if (width >= g && width % g != 0 && args.Type == QuantizationType.Int)
                     throw new QuantizationConfigException($"activations: width {width} is not a multiple of group_size {g}; pick a group size that divides it");
                 for (var t = 0; t < tokens; t++)
                 for (var c0 = 0; c0 < width; c0 += g)
@@ -46,10 +50,10 @@ public static class ActivationQuantizer
             if (e < min) min = e;
             if (e > max) max = e;
         }
-        var scaleDType = args.ScaleDType ?? DType.F32;
+        var scaleDType = WeightObserver.ScaleDTypeOf(args, DType.F32);
         var (scale, zp) = QuantMath.Calculate(min, max, args, DType.F32, scaleDType);
         var computeDType = QuantMath.Promote(DType.F32, scaleDType);
-        var (qmin, qmax) = (args.QMin, args.QMax);
-        for (var i = 0; i < v.Length; i++) v[i] = QuantMath.FakeQuantize(v[i], scale, zp, qmin, qmax, computeDType, scaleDType);
+        var grid = QuantGrid.Of(args);
+        for (var i = 0; i < v.Length; i++) v[i] = QuantMath.FakeQuantize(v[i], scale, zp, grid, computeDType, scaleDType);
     }
 }

@@ -2,7 +2,7 @@ namespace Offload.Compression.Quantization;
 
 /// <summary>
 /// Where the scales of a [rows, cols] weight sit (spec §7.3): tensor [1,1], channel [rows,1], group [rows, ⌈cols/g⌉]
-/// (cols must be a multiple of g once cols ≥ g), block [⌈rows/bh⌉, ⌈cols/bw⌉]. Element (r, c) uses qparam
+/// (cols must be a multiple of g once cols ≥ g; tensor_group likewise, with a global scale beside), block [⌈rows/bh⌉, ⌈cols/bw⌉]. Element (r, c) uses qparam
 /// <see cref="Index"/>(r, c); with a g_idx, column c uses group g_idx[c] instead of c / g.
 /// </summary>
 public readonly record struct QParamLayout(QuantizationStrategy Strategy, int Rows, int Cols, int QRows, int QCols, int GroupSize, int BlockRows, int BlockCols)
@@ -19,7 +19,7 @@ public readonly record struct QParamLayout(QuantizationStrategy Strategy, int Ro
                 return new(args.Strategy, rows, cols, 1, 1, cols, rows, cols);
             case QuantizationStrategy.Channel:
                 return new(args.Strategy, rows, cols, rows, 1, cols, 1, cols);
-            case QuantizationStrategy.Group:
+            case QuantizationStrategy.Group or QuantizationStrategy.TensorGroup:
             {
                 var g = args.GroupSize!.Value;
                 if (cols >= g && cols % g != 0)
@@ -33,7 +33,7 @@ public readonly record struct QParamLayout(QuantizationStrategy Strategy, int Ro
                 return new(args.Strategy, rows, cols, (rows + bh - 1) / bh, (cols + bw - 1) / bw, bw, bh, bw);
             }
             default:
-                throw new QuantizationConfigException($"{module}: weight strategy '{args.Strategy.ToName()}' is not supported; use tensor, channel, group or block");
+                throw new QuantizationConfigException($"{module}: weight strategy '{args.Strategy.ToName()}' is not supported; use tensor, channel, group, tensor_group or block");
         }
     }
 
@@ -42,7 +42,7 @@ public readonly record struct QParamLayout(QuantizationStrategy Strategy, int Ro
     {
         QuantizationStrategy.Tensor => 0,
         QuantizationStrategy.Channel => r,
-        QuantizationStrategy.Group => r * QCols + c / GroupSize,
+        QuantizationStrategy.Group or QuantizationStrategy.TensorGroup => r * QCols + c / GroupSize,
         _ => r / BlockRows * QCols + c / BlockCols,
     };
 
@@ -50,7 +50,7 @@ public readonly record struct QParamLayout(QuantizationStrategy Strategy, int Ro
     public int ColumnGroup(int c, ReadOnlySpan<int> gIdx) => Strategy switch
     {
         QuantizationStrategy.Tensor or QuantizationStrategy.Channel => 0,
-        QuantizationStrategy.Group => gIdx.Length > 0 && gIdx[c] >= 0 ? gIdx[c] : c / GroupSize,
+        QuantizationStrategy.Group or QuantizationStrategy.TensorGroup => gIdx.Length > 0 && gIdx[c] >= 0 ? gIdx[c] : c / GroupSize,
         _ => c / BlockCols,
     };
 

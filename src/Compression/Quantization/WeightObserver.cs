@@ -10,25 +10,48 @@ namespace Offload.Compression.Quantization;
 /// </summary>
 public static class WeightObserver
 {
-    /// <summary>The qparams of w: [rows, cols] under <paramref name="args"/>'s observer.</summary>
-    public static QParams Observe(ReadOnlySpan<float> w, int rows, int cols, QuantizationArgs args, DType dtype, string module = "weight")
+    /// <summary>
+    /// The qparams of w: [rows, cols] under <paramref name="args"/>'s observer. For tensor_group (NVFP4) the global scale
+    /// comes from <paramref name="fusedAbsMax"/> (the largest |value| over every weight fused with this one, spec §4.4)
+    /// or, when null, from w's own.
+    /// </summary>
+    public static QParams Observe(ReadOnlySpan<float> w, int rows, int cols, QuantizationArgs args, DType dtype, string module = "weight",
+        float? fusedAbsMax = null)
     {
         var layout = QParamLayout.For(args, rows, cols, module);
         var min = new float[layout.Count];
         var max = new float[layout.Count];
         if (args.Observer is "mse" or "memoryless_mse") MseMinMax(w, layout, args, dtype, min, max);
         else MinMax(w, layout, min, max);
-        return FromMinMax(layout, min, max, args, dtype);
+        float? global = null;
+        if (args.Strategy == QuantizationStrategy.TensorGroup) global = QuantMath.GlobalScale(fusedAbsMax ?? AbsMax(min, max), dtype);
+        return FromMinMax(layout, min, max, args, dtype, global);
     }
 
-    /// <summary>calculate_qparams over per-qparam ranges.</summary>
-    public static QParams FromMinMax(QParamLayout layout, ReadOnlySpan<float> min, ReadOnlySpan<float> max, QuantizationArgs args, DType dtype)
+    /// <summary>The largest |value| over per-qparam ranges (0 when empty).</summary>
+    public static float AbsMax(ReadOnlySpan<float> min, ReadOnlySpan<float> max)
     {
-        var scaleDType = args.ScaleDType ?? dtype;
+        var a = 0f;
+        for (var i = 0; i < min.Length; i++) a = MathF.Max(a, MathF.Max(MathF.Abs(min[i]), MathF.Abs(max[i])));
+        return a;
+    }
+
+    /// <summary>
+    /// The in-memory dtype of the scales: the args' scale_dtype when it is a float dtype the model could have, else the
+    /// observed dtype (fp8 and uint8 scale_dtypes round the value but keep it in the model dtype, spec §1.3).
+    /// </summary>
+    public static DType ScaleDTypeOf(QuantizationArgs args, DType dtype) =>
+        args.ScaleDType is { } sd && sd is not (DType.F8E4M3 or DType.F8E5M2 or DType.U8) ? sd : dtype;
+
+    /// <summary>calculate_qparams over per-qparam ranges (with NVFP4's global scale when given).</summary>
+    public static QParams FromMinMax(QParamLayout layout, ReadOnlySpan<float> min, ReadOnlySpan<float> max, QuantizationArgs args, DType dtype,
+        float? globalScale = null)
+    {
+        var scaleDType = ScaleDTypeOf(args, dtype);
         var scale = new float[layout.Count];
         var zp = new int[layout.Count];
-        for (var q = 0; q < layout.Count; q++) (scale[q], zp[q]) = QuantMath.Calculate(min[q], max[q], args, dtype, scaleDType);
-        return new QParams(layout, scale, zp, scaleDType);
+        for (var q = 0; q < layout.Count; q++) (scale[q], zp[q]) = QuantMath.Calculate(min[q], max[q], args, dtype, scaleDType, globalScale);
+        return new QParams(layout, scale, zp, scaleDType, globalScale);
     }
 
     /// <summary>Plain per-qparam min and max of w: [rows, cols].</summary>
@@ -56,7 +79,7 @@ public static class WeightObserver
         var maxShrink = args.Kwarg("maxshrink", 0.2);
         var patience = (int)args.Kwarg("patience", 5);
         var norm = (float)args.Kwarg("norm", 2.4);
-        var scaleDType = args.ScaleDType ?? dtype;
+        var scaleDType = ScaleDTypeOf(args, dtype);
         var n = l.Count;
         var absMin = new float[n];
         var absMax = new float[n];
@@ -70,7 +93,8 @@ public static class WeightObserver
         var err = new double[n];
         var candMin = new float[n];
         var candMax = new float[n];
-        var (qmin, qmax) = (args.QMin, args.QMax);
+        var codes = QuantGrid.Of(args);
+        float? global = args.Strategy == QuantizationStrategy.TensorGroup ? QuantMath.GlobalScale(AbsMax(absMin, absMax), dtype) : null;
         var noImprove = 0;
         var steps = (int)(maxShrink * grid);
         for (var i = 0; i < steps; i++)
@@ -80,10 +104,10 @@ public static class WeightObserver
             {
                 candMin[q] = QuantMath.RoundTo(p * absMin[q], dtype);
                 candMax[q] = QuantMath.RoundTo(p * absMax[q], dtype);
-                (scale[q], zp[q]) = QuantMath.Calculate(candMin[q], candMax[q], args, dtype, scaleDType);
+                (scale[q], zp[q]) = QuantMath.Calculate(candMin[q], candMax[q], args, dtype, scaleDType, global);
             }
             Array.Clear(err);
-            var computeDType = QuantMath.Promote(dtype, scaleDType);
+            var computeDType = global is null ? QuantMath.Promote(dtype, scaleDType) : DType.F32;
             for (var r = 0; r < l.Rows; r++)
             {
                 var row = w.Slice(r * l.Cols, l.Cols);
@@ -91,7 +115,7 @@ public static class WeightObserver
                 {
                     var q = l.Index(r, c);
                     var x = row[c];
-                    var fq = QuantMath.FakeQuantize(x, scale[q], zp[q], qmin, qmax, computeDType, scaleDType);
+                    var fq = QuantMath.FakeQuantize(x, scale[q], zp[q], codes, computeDType, scaleDType, global);
                     err[q] += MathF.Pow(MathF.Abs(fq - x), norm);
                 }
             }

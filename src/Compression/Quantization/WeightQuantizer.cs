@@ -5,16 +5,21 @@ namespace Offload.Compression.Quantization;
 /// <summary>
 /// Quantize / dequantize / fake-quantize a [rows, cols] weight with fixed <see cref="QParams"/> (spec §7.3). The values
 /// are f32 carrying the weight dtype's values; <c>computeDType</c> is the dtype x/scale is computed in (torch promotes the
-/// weight dtype with the scale dtype). A non-empty <c>gIdx</c> ([cols], actorder=group) maps column c to group gIdx[c].
+/// weight dtype with the scale dtype; f32 with a global scale, see <see cref="ComputeDType"/>). Codes are int values, e4m3
+/// bytes (as sbyte bits) or e2m1 nibbles (<see cref="QuantGrid"/>). A non-empty <c>gIdx</c> ([cols], actorder=group) maps column c to group gIdx[c].
 /// </summary>
 public static class WeightQuantizer
 {
-    /// <summary>w: [rows, cols] → codes: [rows, cols] signed in [qmin, qmax].</summary>
+    /// <summary>The dtype x/s is computed in for a weight of <paramref name="weightDType"/> with <paramref name="qp"/>.</summary>
+    public static DType ComputeDType(DType weightDType, QParams qp) =>
+        qp.GlobalScale is null ? QuantMath.Promote(weightDType, qp.ScaleDType) : DType.F32;
+
+    /// <summary>w: [rows, cols] → codes: [rows, cols] (int values in [qmin, qmax], or float codes).</summary>
     public static void Quantize(ReadOnlySpan<float> w, QParams qp, QuantizationArgs args, DType computeDType, Span<sbyte> codes, ReadOnlySpan<int> gIdx = default)
     {
         var l = qp.Layout;
         Check(w.Length, codes.Length, l, gIdx);
-        var (qmin, qmax) = (args.QMin, args.QMax);
+        var grid = QuantGrid.Of(args);
         var colGroup = ColumnGroups(l, gIdx);
         for (var r = 0; r < l.Rows; r++)
         {
@@ -24,14 +29,15 @@ public static class WeightQuantizer
             for (var c = 0; c < l.Cols; c++)
             {
                 var q = qRow + colGroup[c];
-                outRow[c] = (sbyte)QuantMath.Quantize(row[c], qp.Scale[q], qp.ZeroPoint[q], qmin, qmax, computeDType);
+                outRow[c] = unchecked((sbyte)QuantMath.Quantize(row[c], qp.Scale[q], qp.ZeroPoint[q], grid, computeDType, qp.GlobalScale));
             }
         }
     }
 
-    /// <summary>codes: [rows, cols] → w: [rows, cols], (q − zp)·scale in the scale dtype.</summary>
-    public static void Dequantize(ReadOnlySpan<sbyte> codes, QParams qp, Span<float> w, ReadOnlySpan<int> gIdx = default)
+    /// <summary>codes: [rows, cols] → w: [rows, cols], (value(q) − zp)·scale in the scale dtype (÷ G in f32 with a global scale).</summary>
+    public static void Dequantize(ReadOnlySpan<sbyte> codes, QParams qp, QuantizationArgs args, Span<float> w, ReadOnlySpan<int> gIdx = default)
     {
+        var grid = QuantGrid.Of(args);
         var l = qp.Layout;
         Check(w.Length, codes.Length, l, gIdx);
         var colGroup = ColumnGroups(l, gIdx);
@@ -43,7 +49,7 @@ public static class WeightQuantizer
             for (var c = 0; c < l.Cols; c++)
             {
                 var q = qRow + colGroup[c];
-                outRow[c] = QuantMath.Dequantize(row[c], qp.Scale[q], qp.ZeroPoint[q], qp.ScaleDType);
+                outRow[c] = QuantMath.Dequantize(row[c], qp.Scale[q], qp.ZeroPoint[q], grid, qp.ScaleDType, qp.GlobalScale);
             }
         }
     }
@@ -53,7 +59,7 @@ public static class WeightQuantizer
     {
         var l = qp.Layout;
         Check(w.Length, result.Length, l, gIdx);
-        var (qmin, qmax) = (args.QMin, args.QMax);
+        var grid = QuantGrid.Of(args);
         var colGroup = ColumnGroups(l, gIdx);
         for (var r = 0; r < l.Rows; r++)
         {
@@ -62,7 +68,7 @@ public static class WeightQuantizer
             {
                 var q = qRow + colGroup[c];
                 var i = r * l.Cols + c;
-                result[i] = QuantMath.FakeQuantize(w[i], qp.Scale[q], qp.ZeroPoint[q], qmin, qmax, computeDType, qp.ScaleDType);
+                result[i] = QuantMath.FakeQuantize(w[i], qp.Scale[q], qp.ZeroPoint[q], grid, computeDType, qp.ScaleDType, qp.GlobalScale);
             }
         }
     }

@@ -24,7 +24,7 @@ public static class CompressCommand
     {
         var model = new Option<string>("--model") { Description = "Hugging Face model folder (config.json + safetensors)", Required = true };
         var recipe = new Option<string?>("--recipe") { Description = "llm-compressor recipe (YAML): SpinQuantModifier, QuantizationModifier, GPTQModifier" };
-        var scheme = new Option<string?>("--scheme") { Description = "instead of --recipe: a preset (W4A16, W4A16_ASYM, W8A16, W8A8, W4A8, W4A4) for every Linear but lm_head" };
+        var scheme = new Option<string?>("--scheme") { Description = "instead of --recipe: a preset for every Linear but lm_head: int W{2..8}A16, W{2..7}A8, W{2..4}A4, W4A16_ASYM, W8A8; float FP8_DYNAMIC, FP8_BLOCK, NVFP4A16, MXFP4A16, MXFP4, MXFP8A16, MXFP8, W4AFP8" };
         var method = new Option<string>("--method") { Description = "with --scheme: gptq or rtn", DefaultValueFactory = _ => "gptq" };
         var rotations = new Option<string?>("--rotations") { Description = "with --scheme: SpinQuant rotations first, e.g. R1,R2,R4" };
         var transformType = new Option<string>("--transform-type") { Description = "with --rotations: hadamard, random-hadamard or random-orthogonal", DefaultValueFactory = _ => "hadamard" };

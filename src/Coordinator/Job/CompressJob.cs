@@ -210,12 +210,20 @@ public static class CompressJob
         return new CompressReport(outFull, files, spin is not null, quantizedCount, firstLayer, deviceStats, gptqTimings, rotationTime, calibrationTime, writeTime, wall.Elapsed);
     }
 
-    /// <summary>Refuses, before any work, a plan whose group size does not divide a targeted linear's in_features.</summary>
+    /// <summary>
+    /// Refuses, before any work, a plan whose group size does not divide a targeted linear's in_features (fp4: an odd
+    /// width), one with input activations that need calibrated scales (static FP8 inputs, NVFP4's "local" inputs), and a
+    /// kv_cache_scheme — this runtime does not calibrate activation scales yet.
+    /// </summary>
     public static void ValidatePlan(QuantizationPlan plan, LlamaConfig config, string modelDir)
     {
+        if (plan.KvCacheScheme is not null)
+            throw new OffloadException("recipe: kv_cache_scheme needs calibrated k/v scales, which this runtime does not compute yet; remove kv_cache_scheme");
         using var checkpoint = SafetensorsCheckpoint.Open(modelDir);
         foreach (var (module, scheme) in plan.Resolve(config))
         {
+            if (scheme.InputActivations is { Dynamic: not DynamicMode.Dynamic } a)
+                throw new OffloadException($"{module}: input activations with {(a.Dynamic == DynamicMode.Local ? "dynamic 'local' (NVFP4)" : "static")} scales need activation calibration, which this runtime does not do yet; use dynamic input activations (FP8_DYNAMIC, FP8_BLOCK, MXFP4, W4AFP8) or a weight-only scheme (NVFP4A16)");
             if (scheme.Weights is not { GroupSize: > 0 } w) continue;
             var name = ModuleNames.Weight(module);
             if (!checkpoint.Contains(name)) continue;

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The README's format table: every scheme × (mean NLL, size on disk, compress time) on stories260K and on a synthetic
+# model, RTN (QuantizationModifier) and GPTQ. Usage: bash bench/formats/table.sh [OUT_DIR]   (from the repo root;
+# needs ../shared/data). fp4 groups (16, 32) do not divide stories260K's MLP width 172, so those recipes ignore down_proj,
+# as llm-compressor's own NVFP4/MXFP4 examples on such widths must.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-/tmp/offload-formats}
+data=../shared/data
+rm -rf "$out"; mkdir -p "$out"
+dotnet build -c Release src/Coordinator -v q -nologo >/dev/null
+offload=src/Coordinator/bin/Release/net10.0/offload
+$offload import-llama2c $data/stories260K.bin --tokenizer $data/tok512.bin --out "$out/stories260K" >/dev/null
+$offload synth --preset small --out "$out/synth" >/dev/null
+
+row() { # model label scheme method ignore
+  local model=$1 label=$2 scheme=$3 method=$4 ignore=$5 dir="$out/$2-$3-$4"
+  local modifier=QuantizationModifier; [ "$method" = gptq ] && modifier=GPTQModifier
+  printf 'quant_stage:\n  quant_modifiers:\n    %s: {targets: [Linear], scheme: %s, ignore: [%s]}\n' "$modifier" "$scheme" "$ignore" > "$dir.yaml"
+  local t0 t1 nll size
+  t0=$(date +%s.%N)
+  $offload compress --model "$model" --recipe "$dir.yaml" --dataset $data/tinystories_valid_head.txt --dataset-split last \
+    --samples 64 --seq-len 512 --devices cpu:0 --device-memory 1GiB --out "$dir" --progress none >/dev/null
+  t1=$(date +%s.%N)
+  nll=$($offload eval --model "$dir" --text $data/tinystories_valid_head.txt --seq-len 512 --windows 64 | awk '/mean NLL/ {print $3}')
+  size=$(du -b "$dir"/*.safetensors | awk '{s += $1} END {print s}')
+  printf '| %s | %s | %s | %s | %s | %.1f |\n' "$label" "$scheme" "$method" "$nll" "$size" "$(echo "$t1 - $t0" | bc)"
+}
+
+echo "| model | scheme | method | mean NLL | safetensors bytes | compress s |"
+echo "|---|---|---|---:|---:|---:|"
+for m in stories260K synth; do
+  model="$out/$m"
+  base=$($offload eval --model "$model" --text $data/tinystories_valid_head.txt --seq-len 512 --windows 64 | awk '/mean NLL/ {print $3}')
+  printf '| %s | (unquantized) | - | %s | %s | - |\n' "$m" "$base" "$(du -b "$model"/*.safetensors | awk '{s += $1} END {print s}')"
+  for scheme in W4A16 W8A8 W4AFP8 FP8_DYNAMIC FP8_BLOCK MXFP8A16 MXFP8 NVFP4A16 MXFP4A16 MXFP4; do
+    ignore=lm_head
+    case $scheme in NVFP4*|MXFP4*) [ $m = stories260K ] && ignore='lm_head, "re:.*down_proj"';; esac
+    for method in rtn gptq; do row "$model" "$m" "$scheme" "$method" "$ignore"; done
+  done
+done
