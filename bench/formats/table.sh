@@ -13,16 +13,16 @@ offload=src/Coordinator/bin/Release/net10.0/offload
 $offload import-llama2c $data/stories260K.bin --tokenizer $data/tok512.bin --out "$out/stories260K" >/dev/null
 $offload synth --preset small --out "$out/synth" >/dev/null
 
-row() { # model label scheme method ignore
-  local model=$1 label=$2 scheme=$3 method=$4 ignore=$5 dir="$out/$2-$3-$4"
+row() { # model label scheme method ignore samples seq
+  local model=$1 label=$2 scheme=$3 method=$4 ignore=$5 samples=$6 seq=$7 dir="$out/$2-$3-$4"
   local modifier=QuantizationModifier; [ "$method" = gptq ] && modifier=GPTQModifier
   printf 'quant_stage:\n  quant_modifiers:\n    %s: {targets: [Linear], scheme: %s, ignore: [%s]}\n' "$modifier" "$scheme" "$ignore" > "$dir.yaml"
   local t0 t1 nll size
   t0=$(date +%s.%N)
   $offload compress --model "$model" --recipe "$dir.yaml" --dataset $data/tinystories_valid_head.txt --dataset-split last \
-    --samples 64 --seq-len 512 --devices cpu:0 --device-memory 1GiB --out "$dir" --progress none >/dev/null
+    --samples "$samples" --seq-len "$seq" --devices cpu:0 --device-memory 1GiB --out "$dir" --progress none >/dev/null
   t1=$(date +%s.%N)
-  nll=$($offload eval --model "$dir" --text $data/tinystories_valid_head.txt --seq-len 512 --windows 64 | awk '/mean NLL/ {print $3}')
+  nll=$($offload eval --model "$dir" --text $data/tinystories_valid_head.txt --seq-len "$seq" --windows "$samples" | awk '/mean NLL/ {print $3}')
   size=$(du -b "$dir"/*.safetensors | awk '{s += $1} END {print s}')
   printf '| %s | %s | %s | %s | %s | %.1f |\n' "$label" "$scheme" "$method" "$nll" "$size" "$(echo "$t1 - $t0" | bc)"
 }
@@ -31,11 +31,14 @@ echo "| model | scheme | method | mean NLL | safetensors bytes | compress s |"
 echo "|---|---|---|---:|---:|---:|"
 for m in stories260K synth; do
   model="$out/$m"
-  base=$($offload eval --model "$model" --text $data/tinystories_valid_head.txt --seq-len 512 --windows 64 | awk '/mean NLL/ {print $3}')
+  # stories260K: calibration = the last 64 × 512 tokens, evaluation = the first 64 × 512 (the quality table's protocol);
+  # the synthetic model (random weights, bf16, hidden 512): 16 × 256 of each.
+  if [ $m = stories260K ]; then samples=64 seq=512; else samples=16 seq=256; fi
+  base=$($offload eval --model "$model" --text $data/tinystories_valid_head.txt --seq-len "$seq" --windows "$samples" | awk '/mean NLL/ {print $3}')
   printf '| %s | (unquantized) | - | %s | %s | - |\n' "$m" "$base" "$(du -b "$model"/*.safetensors | awk '{s += $1} END {print s}')"
   for scheme in W4A16 W8A8 W4AFP8 FP8_DYNAMIC FP8_BLOCK MXFP8A16 MXFP8 NVFP4A16 MXFP4A16 MXFP4; do
     ignore=lm_head
     case $scheme in NVFP4*|MXFP4*) [ $m = stories260K ] && ignore='lm_head, "re:.*down_proj"';; esac
-    for method in rtn gptq; do row "$model" "$m" "$scheme" "$method" "$ignore"; done
+    for method in rtn gptq; do row "$model" "$m" "$scheme" "$method" "$ignore" "$samples" "$seq"; done
   done
 done

@@ -128,4 +128,30 @@ public class FormatCheckpointTests(StoriesModelFixture f)
             Assert.Equal(values, w.ToFloatArray());
         }
     }
+
+    [Fact]
+    public void Saved_layer_results_keep_the_nvfp4_global_scale()
+    {
+        var config = f.Model.Config;
+        var schemes = Plan("NVFP4A16").Resolve(config);
+        using var source = SafetensorsCheckpoint.Open(f.ModelDir);
+        using var weights = DecoderLayerWeights.From(config, 2, n => source.Contains(n) ? source.Get(n) : null);
+        var results = LayerQuantizer.Quantize(config, 2, weights, schemes, QuantizationMethod.Rtn, null, 0);
+        var store = new LayerResultStore(f.TempDir("store-nvfp4"));
+        store.Save(2, results);
+        var loaded = store.Load(2)!;
+        Assert.Equal(results.Count, loaded.Count);
+        for (var i = 0; i < results.Count; i++)
+        {
+            Assert.NotNull(results[i].QParams.GlobalScale);
+            Assert.Equal(results[i].QParams.GlobalScale, loaded[i].QParams.GlobalScale);
+            using var a = results[i].ToQuantizedLinear().Weight;
+            using var b = loaded[i].ToQuantizedLinear().Weight;
+            var format = CompressionFormat.For(results[i].Scheme, results[i].Module);
+            var ta = CompressedTensorsWriter.Compress(new QuantizedLinear(results[i].Module, results[i].Scheme, results[i].WeightTensor(), results[i].QParams), format);
+            var tb = CompressedTensorsWriter.Compress(loaded[i].ToQuantizedLinear(), format);
+            Assert.Equal(ta.Select(t => t.Name), tb.Select(t => t.Name));
+            for (var k = 0; k < ta.Count; k++) Assert.Equal(ta[k].Tensor.Bytes().ToArray(), tb[k].Tensor.Bytes().ToArray());
+        }
+    }
 }

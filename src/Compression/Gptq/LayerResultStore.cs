@@ -10,8 +10,8 @@ namespace Offload.Compression.Gptq;
 /// Keeps each layer's <see cref="LinearQuantization"/>s on disk (one safetensors file per layer, written under a
 /// temporary name and renamed), so a resumed job still has the qparams and weights of the layers it does not redo and
 /// writes the same checkpoint as an uninterrupted one. Per module: weight (its dtype, fake-quantized), weight_scale
-/// (scale dtype), weight_zero_point (int32, unpacked), weight_g_idx (int32, when present); metadata: scheme JSON, loss,
-/// fallback flag.
+/// (scale dtype), weight_zero_point (int32, unpacked), weight_g_idx (int32, when present), weight_global_scale (f32 [1],
+/// NVFP4); metadata: scheme JSON, loss, fallback flag.
 /// </summary>
 public sealed class LayerResultStore(string directory)
 {
@@ -35,6 +35,7 @@ public sealed class LayerResultStore(string directory)
                     tensors.Add((p + "weight_scale", r.QParams.ScaleDType == DType.F32 ? s.Clone() : s.To(r.QParams.ScaleDType)));
                 tensors.Add((p + "weight_zero_point", Tensor.FromSpan<int>(r.QParams.ZeroPoint, l.QRows, l.QCols)));
                 if (r.GIdx is not null) tensors.Add((p + "weight_g_idx", Tensor.FromSpan<int>(r.GIdx, r.Cols)));
+                if (r.QParams.GlobalScale is { } g) tensors.Add((p + "weight_global_scale", Tensor.FromSpan<float>([g], 1)));
                 meta[p + "scheme"] = r.Scheme.ToJson().ToJsonString();
                 meta[p + "loss"] = r.Loss.ToString("R", CultureInfo.InvariantCulture);
                 meta[p + "fallback"] = r.FellBackToRtn ? "1" : "0";
@@ -67,7 +68,13 @@ public sealed class LayerResultStore(string directory)
             var rows = checked((int)w.Dim(0));
             var cols = checked((int)w.Dim(1));
             var layout = QParamLayout.For(scheme.Weights!, rows, cols, module);
-            var qp = new QParams(layout, s.ToFloatArray(), z.ReadOnlySpan<int>().ToArray(), s.DType);
+            float? global = null;
+            if (f.Contains(p + "weight_global_scale"))
+            {
+                using var g = f.Get(p + "weight_global_scale");
+                global = g.ReadOnlySpan<float>()[0];
+            }
+            var qp = new QParams(layout, s.ToFloatArray(), z.ReadOnlySpan<int>().ToArray(), s.DType, global);
             int[]? gIdx = null;
             if (f.Contains(p + "weight_g_idx"))
             {
