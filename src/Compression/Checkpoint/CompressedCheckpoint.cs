@@ -209,6 +209,21 @@ public sealed class CompressedCheckpoint : IDisposable
         return scaleDType == DType.F32 ? f32.Clone() : f32.To(scaleDType);
     }
 
+    /// <summary>The calibrated input scales of <paramref name="module"/> (input_scale, input_global_scale), or null when it has none.</summary>
+    public StaticInputScale? InputScale(string module)
+    {
+        float? One(string name)
+        {
+            if (!Tensors.Contains(module + "." + name)) return null;
+            using var t = Tensors.Get(module + "." + name);
+            if (t.ElementCount != 1) throw Bad(module, $"{name} must hold one value");
+            return t.ToFloatArray()[0];
+        }
+        var scale = One("input_scale");
+        var global = One("input_global_scale");
+        return scale is null && global is null ? null : new StaticInputScale(scale, global);
+    }
+
     /// <summary>Layer <paramref name="layer"/>'s weights with quantized linears dequantized (owned by the caller).</summary>
     public DecoderLayerWeights LayerWeights(int layer) =>
         DecoderLayerWeights.From(Config, layer, name =>
@@ -228,7 +243,7 @@ public sealed class CompressedCheckpoint : IDisposable
         if (OnlineTransforms().Count > 0 && onlineTransforms is null)
             throw new CompressedCheckpointException($"{Directory}: transform_config has online transforms ({string.Join(", ", OnlineTransforms().Select(t => $"{t.Scheme}:{t.Location}"))}); pass hooks that apply them");
         var hooks = new List<ILinearInputHook>(onlineTransforms ?? []);
-        var act = new ActivationQuantHook(Config, _schemes);
+        var act = new ActivationQuantHook(Config, _schemes, InputScale);
         if (act.IsActive) hooks.Add(act);
         var rope = new RotaryEmbedding(Config);
         var layers = new List<HookedDecoderLayer>();

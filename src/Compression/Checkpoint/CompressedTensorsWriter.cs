@@ -120,6 +120,21 @@ public static class CompressedTensorsWriter
             result.Add((p + "weight_scale", ScaleTensor(q.QParams, args)));
             if (q.QParams.GlobalScale is { } g) result.Add((p + "weight_global_scale", Tensor.FromSpan<float>([g], 1)));
             if (q.GIdx is not null) result.Add((p + "weight_g_idx", Tensor.FromSpan<int>(q.GIdx, cols)));
+            if (q.Scheme.InputActivations is { Dynamic: not DynamicMode.Dynamic } ia)
+            {
+                // Static inputs: FP8/int input_scale [1] in the model dtype; NVFP4 ("local") input_global_scale f32 [1].
+                if (ia.Dynamic == DynamicMode.Local)
+                {
+                    var ig = q.Input?.GlobalScale ?? throw new QuantizationConfigException($"{q.Module}: NVFP4 input activations need a calibrated input global scale; run with calibration data");
+                    result.Add((p + "input_global_scale", Tensor.FromSpan<float>([ig], 1)));
+                }
+                else
+                {
+                    var sc = q.Input?.Scale ?? throw new QuantizationConfigException($"{q.Module}: static input activations need a calibrated input_scale; run with calibration data");
+                    using var f32 = Tensor.FromSpan<float>([sc], 1);
+                    result.Add((p + "input_scale", w.DType == DType.F32 ? f32.Clone() : f32.To(w.DType)));
+                }
+            }
             if (CompressionFormat.IsFp4Packed(format))
             {
                 if (args.Type != QuantizationType.Float || args.NumBits != 4)

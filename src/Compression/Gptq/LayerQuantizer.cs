@@ -10,7 +10,8 @@ using Offload.Tensors;
 namespace Offload.Compression.Gptq;
 
 /// <summary>
-/// Quantizes the linears of one decoder layer (spec §6.3–6.4, §8). RTN: observer qparams, round to nearest. GPTQ: the
+/// Quantizes the linears of one decoder layer (spec §6.3–6.4, §8). Static input activations (FP8, NVFP4) are observed
+/// over the calibration inputs in the same hooked forward (<see cref="InputRangeObserver"/>). RTN: observer qparams, round to nearest. GPTQ: the
 /// layer's calibration inputs run through the unquantized layer once (activation quantization off), accumulating one
 /// Hessian per linear input (q/k/v share one, gate/up share one; o_proj/down_proj see the unquantized sublayers'
 /// outputs), then each linear is solved with <see cref="GptqSolver"/> (concurrently when allowed).
@@ -34,14 +35,23 @@ public static class LayerQuantizer
             if (schemes.TryGetValue(m, out var s) && s.Weights is not null) modules.Add((m, s, site));
         if (modules.Count == 0) return [];
 
+        // Static input activations (FP8 input_scale, NVFP4 input_global_scale) are observed in the same calibration pass.
+        var staticSites = new Dictionary<LinearInput, QuantizationArgs>();
+        foreach (var (_, scheme, site) in modules)
+            if (scheme.InputActivations is { Dynamic: not DynamicMode.Dynamic } ia) staticSites.TryAdd(site, ia);
         IReadOnlyDictionary<LinearInput, float[]>? hessians = null;
-        if (method == QuantizationMethod.Gptq)
+        IReadOnlyDictionary<LinearInput, StaticInputScale>? inputScales = null;
+        if (method == QuantizationMethod.Gptq || staticSites.Count > 0)
         {
-            if (inputs is null || batchCount == 0) throw new ArgumentException($"layer {layer}: GPTQ needs calibration inputs");
+            if (inputs is null || batchCount == 0)
+                throw new ArgumentException($"layer {layer}: {(method == QuantizationMethod.Gptq ? "GPTQ" : "static input activations")} need calibration inputs");
             var sites = modules.Select(m => m.Site).Distinct().ToDictionary(s => s, s => checked((int)named[ModuleNames.Weight(modules.First(m => m.Site == s).Module)].Dim(1)));
-            var capture = new HessianCaptureHook(layer, sites);
+            var capture = method == QuantizationMethod.Gptq ? new HessianCaptureHook(layer, sites) : null;
+            var observer = staticSites.Count > 0 ? new InputRangeObserver(layer, staticSites) : null;
             var rope = new RotaryEmbedding(config);
-            var hookList = new List<ILinearInputHook>(before ?? []) { capture };
+            var hookList = new List<ILinearInputHook>(before ?? []);
+            if (capture is not null) hookList.Add(capture);
+            if (observer is not null) hookList.Add(observer);
             using var hooked = new HookedDecoderLayer(config, layer, weights, rope, hookList, ownsWeights: false);
             var t0 = Stopwatch.GetTimestamp();
             for (var b = 0; b < batchCount; b++)
@@ -52,11 +62,13 @@ public static class LayerQuantizer
             var elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             if (timings is not null)
             {
-                timings.Hessian += capture.Seconds;
-                timings.Forward += elapsed - capture.Seconds;
+                timings.Hessian += capture?.Seconds ?? 0;
+                timings.Forward += elapsed - (capture?.Seconds ?? 0);
             }
-            hessians = capture.Hessians.ToDictionary(p => p.Key, p => p.Value.Normalized());
+            hessians = capture?.Hessians.ToDictionary(p => p.Key, p => p.Value.Normalized());
+            inputScales = observer?.Scales(named[ModuleNames.Weight(modules[0].Module)].DType);
         }
+        StaticInputScale? InputOf(LinearInput site) => inputScales is not null && inputScales.TryGetValue(site, out var v) ? v : null;
 
         var fused = FusedGlobalScales.AbsMax(layer, schemes, m => named[ModuleNames.Weight(m)]);
         var results = new LinearQuantization[modules.Count];
@@ -86,7 +98,7 @@ public static class LayerQuantizer
                 var qp = WeightObserver.Observe(values, rows, cols, args, w.DType, module, fused.TryGetValue(module, out var a) ? a : null);
                 var fq = new float[values.Length];
                 WeightQuantizer.FakeQuantize(values, qp, args, WeightQuantizer.ComputeDType(w.DType, qp), fq);
-                results[i] = new LinearQuantization(module, scheme, fq, rows, cols, w.DType, qp, null, 0, false, values);
+                results[i] = new LinearQuantization(module, scheme, fq, rows, cols, w.DType, qp, null, 0, false, values, InputOf(site));
                 return;
             }
             using var span = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.GptqModuleSpan);
@@ -96,7 +108,8 @@ public static class LayerQuantizer
                 fused.TryGetValue(module, out var fa) ? fa : null);
             span?.SetTag(OffloadTelemetry.AttrGptqLoss, r.Loss);
             OffloadTelemetry.GptqLossHistogram.Record(r.Loss, new KeyValuePair<string, object?>(OffloadTelemetry.AttrGptqModule, module[(module.LastIndexOf('.') + 1)..]));
-            results[i] = new LinearQuantization(module, scheme.WithWeights(args), r.Weight, rows, cols, w.DType, r.QParams, r.GIdx, r.Loss, r.FellBackToRtn);
+            results[i] = new LinearQuantization(module, scheme.WithWeights(args), r.Weight, rows, cols, w.DType, r.QParams, r.GIdx, r.Loss, r.FellBackToRtn,
+                Input: InputOf(site));
         }
         if (options.ParallelSolves) Parallel.For(0, modules.Count, Solve);
         else for (var i = 0; i < modules.Count; i++) Solve(i);

@@ -11,7 +11,7 @@ namespace Offload.Compression.Gptq;
 /// temporary name and renamed), so a resumed job still has the qparams and weights of the layers it does not redo and
 /// writes the same checkpoint as an uninterrupted one. Per module: weight (its dtype, fake-quantized), weight_scale
 /// (scale dtype), weight_zero_point (int32, unpacked), weight_g_idx (int32, when present), weight_global_scale (f32 [1],
-/// NVFP4); metadata: scheme JSON, loss, fallback flag.
+/// NVFP4), input_scale / input_global_scale (f32 [1], static input activations); metadata: scheme JSON, loss, fallback flag.
 /// </summary>
 public sealed class LayerResultStore(string directory)
 {
@@ -36,6 +36,8 @@ public sealed class LayerResultStore(string directory)
                 tensors.Add((p + "weight_zero_point", Tensor.FromSpan<int>(r.QParams.ZeroPoint, l.QRows, l.QCols)));
                 if (r.GIdx is not null) tensors.Add((p + "weight_g_idx", Tensor.FromSpan<int>(r.GIdx, r.Cols)));
                 if (r.QParams.GlobalScale is { } g) tensors.Add((p + "weight_global_scale", Tensor.FromSpan<float>([g], 1)));
+                if (r.Input?.Scale is { } isc) tensors.Add((p + "input_scale", Tensor.FromSpan<float>([isc], 1)));
+                if (r.Input?.GlobalScale is { } ig) tensors.Add((p + "input_global_scale", Tensor.FromSpan<float>([ig], 1)));
                 meta[p + "scheme"] = r.Scheme.ToJson().ToJsonString();
                 meta[p + "loss"] = r.Loss.ToString("R", CultureInfo.InvariantCulture);
                 meta[p + "fallback"] = r.FellBackToRtn ? "1" : "0";
@@ -81,8 +83,17 @@ public sealed class LayerResultStore(string directory)
                 using var g = f.Get(p + "weight_g_idx");
                 gIdx = g.ReadOnlySpan<int>().ToArray();
             }
+            float? One(string name)
+            {
+                if (!f.Contains(p + name)) return null;
+                using var t = f.Get(p + name);
+                return t.ReadOnlySpan<float>()[0];
+            }
+            var inputScale = One("input_scale");
+            var inputGlobal = One("input_global_scale");
             results.Add(new LinearQuantization(module, scheme, w.ToFloatArray(), rows, cols, w.DType, qp, gIdx,
-                double.Parse(f.Metadata[p + "loss"], CultureInfo.InvariantCulture), f.Metadata[p + "fallback"] == "1"));
+                double.Parse(f.Metadata[p + "loss"], CultureInfo.InvariantCulture), f.Metadata[p + "fallback"] == "1",
+                Input: inputScale is null && inputGlobal is null ? null : new StaticInputScale(inputScale, inputGlobal)));
         }
         return results;
     }

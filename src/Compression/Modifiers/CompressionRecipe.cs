@@ -16,6 +16,16 @@ namespace Offload.Compression.Modifiers;
 public sealed record CompressionRecipe(SpinQuantModifierSpec? Rotation, QuantizationModifierSpec? Quantization, QuantizationPlan? Plan,
     GptqOptions Gptq, string Text)
 {
+    /// <summary>
+    /// True when the job needs calibration data: GPTQ, or a plan with static input activations (FP8's input_scale,
+    /// NVFP4's input_global_scale are observed over the calibration inputs, also under a QuantizationModifier).
+    /// </summary>
+    public bool NeedsCalibration => Quantization is { IsGptq: true }
+        || Plan is { } p && p.Groups.Any(g => g.InputActivations is { Dynamic: not DynamicMode.Dynamic });
+
+    /// <summary>The method of the quantization modifier: GPTQ for GPTQModifier, RTN for QuantizationModifier.</summary>
+    public QuantizationMethod Method => Quantization is { IsGptq: true } ? QuantizationMethod.Gptq : QuantizationMethod.Rtn;
+
     /// <summary>Reads the modifiers of <paramref name="recipe"/>; <paramref name="text"/> is its source text (for the job fingerprint).</summary>
     public static CompressionRecipe From(Recipe recipe, string text)
     {

@@ -18,8 +18,10 @@ namespace Offload.Compression.Modifiers;
 /// layers it does not redo, so its checkpoint is the same as an uninterrupted run's. With <c>keepResults</c> false (and
 /// a stateDir) nothing is kept in memory: a checkpoint writer reads the layers back from the state folder.
 /// </summary>
+/// <para>With <c>method</c> RTN it is the calibrated QuantizationModifier: no Hessians, round-to-nearest weights, and the
+/// static input activations' scales observed over the same calibration inputs.</para>
 public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = null, IReadOnlyList<ILinearInputHook>? onlineHooks = null,
-    string? stateDir = null, bool keepResults = true) : IJobListener
+    string? stateDir = null, bool keepResults = true, QuantizationMethod method = QuantizationMethod.Gptq) : IJobListener
 {
     private readonly LayerResultStore? _store = stateDir is null ? null : new LayerResultStore(stateDir);
     private readonly GptqOptions _options = options ?? new GptqOptions();
@@ -57,7 +59,7 @@ public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = n
         var names = new HashSet<string>(context.ParameterNames, StringComparer.Ordinal);
         using var weights = DecoderLayerWeights.From(config, layer, n => names.Contains(n) ? context.GetParameter(n) : null, $"layer {layer}");
         var timings = new LayerTimings();
-        var results = LayerQuantizer.Quantize(config, layer, weights, _schemes!, QuantizationMethod.Gptq, context.GetInput, context.BatchCount,
+        var results = LayerQuantizer.Quantize(config, layer, weights, _schemes!, method, context.GetInput, context.BatchCount,
             _options, timings, onlineHooks);
         Timings[layer] = timings;
         _store?.Save(layer, results);

@@ -41,6 +41,42 @@ public static class ActivationQuantizer
         }
     }
 
+    /// <summary>
+    /// x: [tokens, width] f32 fake-quantized in place with calibrated scales: strategy tensor (FP8 / int) with the fixed
+    /// <see cref="StaticInputScale.Scale"/>; NVFP4's "local" tensor_group with each token's groups of group_size scaled
+    /// e4m3(G·amax/6) / G from the calibrated global scale G (formats spec §4.5; vLLM computes the group scales at run time).
+    /// </summary>
+    public static void FakeQuantizeStatic(Span<float> x, int tokens, int width, QuantizationArgs args, StaticInputScale scales)
+    {
+        if ((long)tokens * width != x.Length) throw new ArgumentException($"expected {tokens}×{width} values, got {x.Length}");
+        var grid = QuantGrid.Of(args);
+        if (args.Dynamic == DynamicMode.Local)
+        {
+            var g = scales.GlobalScale ?? throw new QuantizationConfigException($"activations {args}: no input global scale");
+            var size = args.GroupSize!.Value;
+            if (width % size != 0) throw new QuantizationConfigException($"activations: width {width} is not a multiple of group_size {size}");
+            for (var t = 0; t < tokens; t++)
+            for (var c0 = 0; c0 < width; c0 += size)
+            {
+                var v = x.Slice(t * width + c0, size);
+                var min = float.PositiveInfinity;
+                var max = float.NegativeInfinity;
+                foreach (var e in v)
+                {
+                    if (e < min) min = e;
+                    if (e > max) max = e;
+                }
+                var (s, _) = QuantMath.Calculate(min, max, args, DType.F32, DType.F32, g);
+                for (var i = 0; i < v.Length; i++) v[i] = QuantMath.FakeQuantize(v[i], s, 0, grid, DType.F32, DType.F32, g);
+            }
+            return;
+        }
+        if (args.Strategy != QuantizationStrategy.Tensor)
+            throw new QuantizationConfigException($"activations {args}: static input activations are supported with strategy tensor only");
+        var scale = scales.Scale ?? throw new QuantizationConfigException($"activations {args}: no input_scale");
+        for (var i = 0; i < x.Length; i++) x[i] = QuantMath.FakeQuantize(x[i], scale, 0, grid, DType.F32, DType.F32);
+    }
+
     private static void FakeQuantizeRange(Span<float> v, QuantizationArgs args)
     {
         var min = float.PositiveInfinity;

@@ -18,11 +18,11 @@ public static class ClusterJobModifiers
     public static IReadOnlyList<IJobListener> Listeners(JobSpec spec)
     {
         var recipe = RecipeOf(spec);
-        if (recipe?.Quantization is not { IsGptq: true }) return [];
+        if (recipe is not { NeedsCalibration: true }) return [];
         if (string.IsNullOrEmpty(spec.StateDir))
             throw new InvalidOperationException($"job {spec.JobId}: a GPTQ job needs a state folder shared by the nodes");
         var online = Online(spec, recipe);
-        return [new GptqModifier(recipe.Plan!, recipe.Gptq, online is null ? null : [online], spec.StateDir, keepResults: false)];
+        return [new GptqModifier(recipe.Plan!, recipe.Gptq, online is null ? null : [online], spec.StateDir, keepResults: false, recipe.Method)];
     }
 
     public static IActivationHooks? Hooks(JobSpec spec)

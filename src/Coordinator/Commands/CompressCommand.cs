@@ -68,9 +68,9 @@ public static class CompressCommand
             if (seq < 2 || seq > config.MaxPositionEmbeddings)
                 throw new OffloadException($"--seq-len {seq}: must be between 2 and the model's max_position_embeddings ({config.MaxPositionEmbeddings})");
             int[]? calibration = null;
-            if (compression.Quantization is { IsGptq: true })
+            if (compression.NeedsCalibration)
             {
-                var data = parse.GetValue(dataset) ?? throw new OffloadException("GPTQ needs calibration data: pass --dataset FILE (plain text or JSON lines) and --samples N");
+                var data = parse.GetValue(dataset) ?? throw new OffloadException("GPTQ and static input activations need calibration data: pass --dataset FILE (plain text or JSON lines) and --samples N");
                 var splitName = parse.GetValue(split)!;
                 var which = splitName switch
                 {

@@ -117,7 +117,7 @@ public static class DemoCommand
                 ModelDir = model,
                 OutDir = outCheckpoint,
                 Recipe = recipe,
-                Calibration = recipe.Quantization is { IsGptq: true } ? calibration : null,
+                Calibration = recipe.NeedsCalibration ? calibration : null,
                 SeqLen = seq,
                 BatchRows = batch,
                 Devices = [new DeviceId(DeviceKind.Cpu, 0), new DeviceId(DeviceKind.Cpu, 1)],

@@ -45,13 +45,13 @@ public static class CompressJob
         var outFull = Path.GetFullPath(o.OutDir).TrimEnd(Path.DirectorySeparatorChar);
         if (Directory.Exists(outFull) && Directory.EnumerateFileSystemEntries(outFull).Any())
             throw new OffloadException($"{outFull}: output folder exists and is not empty; remove it or choose another --out");
-        if (recipe.Quantization is { IsGptq: true } && o.Calibration is null)
-            throw new OffloadException("GPTQModifier needs calibration data; pass --dataset FILE --samples N");
+        if (recipe.NeedsCalibration && o.Calibration is null)
+            throw new OffloadException("GPTQModifier and static input activations need calibration data; pass --dataset FILE --samples N");
         var config = LlamaConfig.Load(Path.Combine(o.ModelDir, LlamaConfig.FileName));
         if (recipe.Plan is { } toCheck) ValidatePlan(toCheck, config, o.ModelDir);
         // A budget too small for one layer (plus its forward workspace when calibrating) fails here, before the work
         // folder exists: the preflight replays the job's device requests (it throws what the run would throw).
-        if (recipe.Quantization is { IsGptq: true } && o.Calibration is not null && o.Cluster is null)
+        if (recipe.NeedsCalibration && o.Calibration is not null && o.Cluster is null)
         {
             Planning.ResidencyPlanner.Plan(new Planning.ResidencyPlanRequest
             {
@@ -116,10 +116,10 @@ public static class CompressJob
         var gptqTimings = new Dictionary<int, LayerTimings>();
         var firstLayer = 0;
         var calibrationTime = TimeSpan.Zero;
-        if (recipe.Quantization is { IsGptq: true })
+        if (recipe.NeedsCalibration)
         {
             var sw = Stopwatch.StartNew();
-            var modifier = new GptqModifier(plan, recipe.Gptq, online is null ? null : [online], gptqDir, keepResults: false);
+            var modifier = new GptqModifier(plan, recipe.Gptq, online is null ? null : [online], gptqDir, keepResults: false, recipe.Method);
             var options = new LayerwiseJobOptions
             {
                 ModelDir = sourceDir,
@@ -182,7 +182,7 @@ public static class CompressJob
                 {
                     cached.Clear();
                     IReadOnlyList<LinearQuantization> results;
-                    if (recipe.Quantization!.IsGptq)
+                    if (recipe.NeedsCalibration)
                     {
                         results = store.Load(layer) ?? throw new OffloadException($"{store.PathOf(layer)}: GPTQ results of layer {layer} are missing; delete {work} and run again");
                     }
@@ -212,8 +212,8 @@ public static class CompressJob
 
     /// <summary>
     /// Refuses, before any work, a plan whose group size does not divide a targeted linear's in_features (fp4: an odd
-    /// width), one with input activations that need calibrated scales (static FP8 inputs, NVFP4's "local" inputs), and a
-    /// kv_cache_scheme — this runtime does not calibrate activation scales yet.
+    /// width), static input activations other than symmetric per-tensor (FP8, int) or NVFP4's "local" fp4 groups, and a
+    /// kv_cache_scheme (k/v scales are not calibrated yet).
     /// </summary>
     public static void ValidatePlan(QuantizationPlan plan, LlamaConfig config, string modelDir)
     {
@@ -223,7 +223,13 @@ public static class CompressJob
         foreach (var (module, scheme) in plan.Resolve(config))
         {
             if (scheme.InputActivations is { Dynamic: not DynamicMode.Dynamic } a)
-                throw new OffloadException($"{module}: input activations with {(a.Dynamic == DynamicMode.Local ? "dynamic 'local' (NVFP4)" : "static")} scales need activation calibration, which this runtime does not do yet; use dynamic input activations (FP8_DYNAMIC, FP8_BLOCK, MXFP4, W4AFP8) or a weight-only scheme (NVFP4A16)");
+            {
+                var ok = a.Dynamic == DynamicMode.Local
+                    ? a is { Type: QuantizationType.Float, NumBits: 4, Strategy: QuantizationStrategy.TensorGroup }
+                    : a is { Strategy: QuantizationStrategy.Tensor, Symmetric: true };
+                if (!ok)
+                    throw new OffloadException($"{module}: static input activations are calibrated only per tensor and symmetric (FP8, int) or as NVFP4's dynamic 'local' fp4 groups; got {a.Type.ToName()}{a.NumBits} {a.Strategy.ToName()}{(a.Symmetric ? "" : " asymmetric")} — use one of those or dynamic: true");
+            }
             if (scheme.Weights is not { GroupSize: > 0 } w) continue;
             var name = ModuleNames.Weight(module);
             if (!checkpoint.Contains(name)) continue;
