@@ -200,6 +200,28 @@ public sealed class CheckpointInteropTests
         Assert.Contains("model.layers.0.mlp.down_proj.weight_g_idx", files.Names);
     }
 
+    [Fact]
+    public void The_GPTQModifier_actorder_is_applied_and_written_when_the_scheme_has_none()
+    {
+        using var temp = new TempDir();
+        var (model, config) = JobTestModels.Write(temp, JobTestModels.Small());
+        const string yaml = """
+            quant_stage:
+              quant_modifiers:
+                GPTQModifier:
+                  ignore: [lm_head]
+                  actorder: weight
+                  config_groups:
+                    group_0:
+                      targets: [Linear]
+                      weights: {num_bits: 4, type: int, symmetric: true, strategy: group, group_size: 16}
+            """;
+        var outDir = temp.Sub("out");
+        CompressJob.Run(Options(model, outDir, yaml, JobTestModels.Windows(4, 16, config.VocabSize, seed: 3)));
+        var q = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "config.json")))!["quantization_config"]!;
+        Assert.Equal("weight", q["config_groups"]!["group_0"]!["weights"]!["actorder"]!.GetValue<string>());
+    }
+
     private static float[] LogitsOf(Offload.Model.Forward.CausalLM lm, int[] windows)
     {
         using var logits = lm.Forward(windows.AsSpan(0, 128), 1, 128);
