@@ -28,7 +28,7 @@ public sealed class ClusterCompressTests(BrokerFixture fixture) : IDisposable
     private const string RecipeYaml = """
         quant_stage:
           quant_modifiers:
-            SpinQuantModifier: {rotations: [R1, R2, R4], transform_type: hadamard}
+            SpinQuantModifier: {rotations: [R1, R2, R4], transform_type: hadamard, offload_kron_hadamard: true}
             GPTQModifier:
               ignore: [lm_head]
               config_groups:

@@ -93,7 +93,7 @@ public sealed class SpinQuantInvarianceTests(RotationModels models)
     [Theory]
     [InlineData("R1, R2", "hadamard", null)]
     [InlineData("R1, R2", "random-hadamard", 32)]
-    [InlineData("R1, R2, R4", "hadamard", null)]
+    [InlineData("R1, R2, R4", "hadamard, offload_kron_hadamard: true", null)] // 344 is not a power of two: Offload's K·2^m, by opt-in
     [InlineData("R2, R4", "random-matrix", null)]
     [InlineData("R1, R2, R3, R4", "random-hadamard", null)]
     public void SyntheticGqaLogitsUnchanged(string rotations, string type, int? block)

@@ -18,6 +18,12 @@ public sealed record CheckpointInspection(
     JsonObject? QuantizationConfig,
     JsonObject? TransformConfig)
 {
+    /// <summary>The text of the recipe.yaml saved beside the weights (llm-compressor's applied recipe), or null.</summary>
+    public string? Recipe { get; init; }
+
+    /// <summary>Why compressed-tensors cannot load this checkpoint and Offload is needed (one line each); empty when it can.</summary>
+    public IReadOnlyList<string> NeedsOffload { get; init; } = [];
+
     /// <summary>Sum of the tensors' stored bytes.</summary>
     public long TotalBytes => Tensors.Sum(t => t.ByteLength);
 

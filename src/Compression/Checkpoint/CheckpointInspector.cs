@@ -50,7 +50,60 @@ public static class CheckpointInspector
         var transform = quantization?["transform_config"] as JsonObject ?? config["transform_config"] as JsonObject;
         if (transform is not null && transform.Count == 0) transform = null;
         return new CheckpointInspection(Path.GetFullPath(dir), config, files,
-            checkpoint.IndexPath is null ? null : Path.GetFileName(checkpoint.IndexPath), tensors, Group(tensors), quantization, transform);
+            checkpoint.IndexPath is null ? null : Path.GetFileName(checkpoint.IndexPath), tensors, Group(tensors), quantization, transform)
+        {
+            Recipe = File.Exists(Path.Combine(dir, CompressedTensorsWriter.RecipeFileName)) ? File.ReadAllText(Path.Combine(dir, CompressedTensorsWriter.RecipeFileName)) : null,
+            NeedsOffload = NeedsOffload(config, transform),
+        };
+    }
+
+    /// <summary>
+    /// The transform groups compressed-tensors cannot rebuild (spec §4): type hadamard at a size that is not a power of
+    /// two (Offload's K·2^m, recipe key offload_kron_hadamard) and Offload's random-orthogonal. The size is the group's
+    /// head_dim, else intermediate_size for a group applied to down_proj's input, else hidden_size.
+    /// </summary>
+    public static IReadOnlyList<string> NeedsOffload(JsonObject config, JsonObject? transform)
+    {
+        var reasons = new List<string>();
+        if (transform?["config_groups"] is not JsonObject groups) return reasons;
+        foreach (var (name, node) in groups)
+        {
+            if (node is not JsonObject scheme) continue;
+            var type = Str(scheme, "type");
+            if (type == "random-orthogonal")
+            {
+                reasons.Add($"transform_config {name}: random-orthogonal is an Offload transform type; compressed-tensors cannot build it");
+                continue;
+            }
+            if (type != "hadamard") continue;
+            long size;
+            if (scheme["head_dim"] is JsonValue hd && hd.TryGetValue<long>(out var h)) size = h;
+            else
+            {
+                var down = scheme["apply"] is JsonArray apply && apply.Any(e => e is JsonObject a && Str(a, "location") == "input" && List(a["targets"]).Contains("down_proj", StringComparison.Ordinal));
+                var key = down ? "intermediate_size" : "hidden_size";
+                if (config[key] is not JsonValue v || !v.TryGetValue<long>(out size)) continue;
+            }
+            if (size > 0 && (size & (size - 1)) == 0) continue;
+            reasons.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"transform_config {name}: hadamard at size {size} is not a power of two (Offload's K·2^m Hadamard); compressed-tensors builds only 2^n, so loading this checkpoint needs Offload"));
+        }
+        return reasons;
+    }
+
+    /// <summary>The modifier names of a recipe's text ("SpinQuantModifier, GPTQModifier"), in order, without parsing it.</summary>
+    public static IReadOnlyList<string> RecipeModifiers(string recipe)
+    {
+        var names = new List<string>();
+        foreach (var raw in recipe.Split('\n'))
+        {
+            var line = raw.Trim();
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0) continue;
+            var key = line[..colon];
+            if (key.EndsWith("Modifier", StringComparison.Ordinal) && key.All(char.IsLetterOrDigit)) names.Add(key);
+        }
+        return names;
     }
 
     /// <summary>Groups tensors by decoder layer ("model.layers.N") or, outside the layers, by module; embeddings first, layers in order, then the rest by name.</summary>

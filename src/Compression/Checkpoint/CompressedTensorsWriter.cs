@@ -22,6 +22,9 @@ namespace Offload.Compression.Checkpoint;
 /// </summary>
 public static class CompressedTensorsWriter
 {
+    /// <summary>The applied recipe saved beside the weights (llm-compressor's name).</summary>
+    public const string RecipeFileName = "recipe.yaml";
+
     /// <summary>Source files copied beside the weights when present.</summary>
     public static IReadOnlyList<string> CopiedFiles { get; } =
         ["tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json", "added_tokens.json", "vocab.json",
@@ -59,6 +62,8 @@ public static class CompressedTensorsWriter
         var temp = $"{full}.tmp-{Guid.NewGuid():N}";
         var schemes = plan.Resolve(config);
         var formats = new Dictionary<string, string>(StringComparer.Ordinal);
+        // The schemes as quantized (GPTQ's resolved actorder, e.g. "static"), written into config_groups as llm-compressor does.
+        var written = new Dictionary<string, QuantizationScheme>(schemes, StringComparer.Ordinal);
         try
         {
             using (var writer = SafetensorsCheckpointWriter.CreateIncremental(temp, options.MaxShardBytes))
@@ -72,6 +77,7 @@ public static class CompressedTensorsWriter
                         if (q.Module != module) throw new ArgumentException($"asked for '{module}', got '{q.Module}'");
                         var format = CompressionFormat.For(q.Scheme, module);
                         formats[module] = format;
+                        written[module] = q.Scheme;
                         foreach (var (name, t) in Compress(q, format))
                         {
                             using (t) writer.Write(name, t);
@@ -83,13 +89,19 @@ public static class CompressedTensorsWriter
                         writer.Write(spec.Name, t);
                     }
                 }
+                foreach (var (name, create) in options.ExtraTensors)
+                {
+                    using var t = create();
+                    writer.Write(name, t);
+                }
                 writer.Commit();
             }
             var configNode = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject
                 ?? throw new CompressedCheckpointException($"{configPath}: config.json is not a JSON object");
-            configNode["quantization_config"] = QuantizationConfigJson(config, plan, schemes, formats, options);
+            configNode["quantization_config"] = QuantizationConfigJson(config, plan, written, formats, options);
             SortedJson.WriteFile(Path.Combine(temp, LlamaConfig.FileName), configNode);
             CopyTokenizerFiles(sourceDir, temp);
+            if (options.RecipeYaml is { } recipe) File.WriteAllText(Path.Combine(temp, RecipeFileName), recipe);
             if (Directory.Exists(full)) Directory.Delete(full);
             Directory.Move(temp, full);
         }

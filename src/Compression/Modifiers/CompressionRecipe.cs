@@ -51,7 +51,7 @@ public sealed record CompressionRecipe(SpinQuantModifierSpec? Rotation, Quantiza
         if (rotation is null && quant is null) throw new RecipeException($"{recipe.Source}: the recipe has no modifier a compress job runs (SpinQuantModifier, QuantizationModifier, GPTQModifier)");
         var plan = quant is null ? null : PlanOf(quant);
         var gptq = quant is { IsGptq: true }
-            ? new GptqOptions { BlockSize = quant.BlockSize, DampeningFrac = quant.DampeningFrac, DefaultActOrder = ActivationOrdering.Static }
+            ? new GptqOptions { BlockSize = quant.BlockSize, DampeningFrac = quant.DampeningFrac, DefaultActOrder = quant.ActOrder is { } ao ? QuantizationNames.ParseActOrder(ao, quant.Location) : ActivationOrdering.Static }
             : new GptqOptions();
         return new CompressionRecipe(rotation, quant, plan, gptq, text);
     }

@@ -70,7 +70,7 @@ public sealed record QuantizationArgsSpec
         return spec;
     }
 
-    /// <summary>actorder: group / weight / dynamic (= group) / static (= weight), true (= group), false or null (none).</summary>
+    /// <summary>actorder: group / weight / dynamic (= group) / static (= weight) as spelled, true (= group), false or null (none).</summary>
     internal static string? ReadActOrder(RecipeArgs a)
     {
         var n = a.Node("actorder");
@@ -78,8 +78,9 @@ public sealed record QuantizationArgsSpec
         if (n is not YamlDotNet.RepresentationModel.YamlScalarNode { Value: { } v }) throw a.Bad(n, "actorder", "group, weight, dynamic, static or a bool", RecipeArgs.Describe(n));
         return v switch
         {
-            "group" or "dynamic" or "true" or "True" => "group",
-            "weight" or "static" => "weight",
+            "true" or "True" => "group",
+            // Kept as spelled: compressed-tensors accepts the aliases and writes them back unchanged (static stays "static").
+            "group" or "dynamic" or "weight" or "static" => v,
             "false" or "False" => null,
             _ => throw a.Bad(n, "actorder", "group, weight, dynamic, static or a bool", $"'{v}'"),
         };

@@ -26,6 +26,13 @@ public sealed record SpinQuantModifierSpec : ModifierSpec
     public TransformConfig? TransformConfig { get; init; }
     public bool CenterEmbeddings { get; init; }
 
+    /// <summary>
+    /// Offload's key offload_kron_hadamard: lets transform_type hadamard use Offload's K·2^m Hadamard at sizes that are
+    /// not a power of two (default false: refused before any work, as llm-compressor does). compressed-tensors cannot
+    /// rebuild such a matrix, so `offload inspect` reports that the checkpoint needs Offload.
+    /// </summary>
+    public bool KronHadamard { get; init; }
+
     public static SpinQuantModifierSpec Read(RecipeArgs a, string stage, string group, string location)
     {
         var rotations = new List<string>();
@@ -62,12 +69,13 @@ public sealed record SpinQuantModifierSpec : ModifierSpec
             catch (TransformConfigException e) { throw new RecipeException($"{a.At(configNode)}: {e.Message}"); }
         }
         var center = a.Bool("center_embeddings", false)!.Value;
+        var kron = a.Bool("offload_kron_hadamard", false)!.Value;
         a.Finish();
         return new SpinQuantModifierSpec
         {
             Stage = stage, Group = group, Location = location,
             Rotations = rotations, TransformType = type, Precision = precision, TransformBlockSize = block,
-            Mappings = mappings, NormMappings = norms, TransformConfig = config, CenterEmbeddings = center,
+            Mappings = mappings, NormMappings = norms, TransformConfig = config, CenterEmbeddings = center, KronHadamard = kron,
         };
     }
 

@@ -7,4 +7,8 @@ namespace Offload.Compression.SpinQuant;
 /// two forms fusion needs: <see cref="Forward"/> A (weight_output: W ← Bᵀ·W; online: x ← x·B) and
 /// <see cref="InverseTransposed"/> A⁻ᵀ (weight_input inverse: W ← W·(B⁻¹)ᵀ = W·blockdiag(A⁻ᵀ)); both [n, n] f64 row-major.
 /// </summary>
-public sealed record RotationMatrix(string Name, TransformType Type, int Size, double[] Forward, double[] InverseTransposed, long Seed);
+public sealed record RotationMatrix(string Name, TransformType Type, int Size, double[] Forward, double[] InverseTransposed, long Seed)
+{
+    /// <summary>The matrix as compressed-tensors stores an online transform's weight: unnormalised (±1 for the Hadamard types), [n, n] row-major.</summary>
+    public double[] Stored { get; init; } = [];
+}

@@ -33,7 +33,19 @@ public static class SpinQuantOnlineLoader
             TransformBlockSize = names.Contains("R4") ? config["R4"]!.HeadDim : null,
             Precision = config[names[0]]!.Precision,
             Location = where,
+            KronHadamard = true, // the writer refused what compressed-tensors cannot build unless the recipe opted in
         };
-        return new SpinQuantOnline(SpinQuantPlan.Create(spec, checkpoint.Config));
+        var plan = SpinQuantPlan.Create(spec, checkpoint.Config);
+        // A checkpoint written as llm-compressor writes it also holds the online matrices (R4_input.weight, ...): they
+        // must equal, bit for bit, the ones rebuilt from transform_config, or the hooks would not be the writer's.
+        foreach (var (name, create) in plan.OnlineWeights())
+        {
+            if (!checkpoint.Tensors.Contains(name)) continue;
+            using var saved = checkpoint.Tensors.Get(name);
+            using var rebuilt = create();
+            if (saved.DType != rebuilt.DType || !saved.Shape.SequenceEqual(rebuilt.Shape) || !saved.Bytes().SequenceEqual(rebuilt.Bytes()))
+                throw new CompressedCheckpointException($"{checkpoint.Directory}: {name} differs from the matrix transform_config describes ({rebuilt.DType} [{rebuilt.Shape[0]}, {rebuilt.Shape[1]}]); the checkpoint was not written by this transform_config");
+        }
+        return new SpinQuantOnline(plan);
     }
 }

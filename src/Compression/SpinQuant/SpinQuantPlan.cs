@@ -1,6 +1,7 @@
 using Offload.Compression.Recipes;
 using Offload.Model.Config;
 using Offload.Protocol;
+using Offload.Tensors;
 using Offload.Transforms;
 using Offload.Transforms.Apply;
 using Offload.Transforms.Cache;
@@ -49,6 +50,7 @@ public sealed class SpinQuantPlan
         var where = $"{spec.Location} SpinQuantModifier";
         if (spec.TransformConfig is not null)
             throw new SpinQuantException($"{where}: an explicit transform_config is parsed but not applied by this build; remove it and use rotations/transform_type");
+        CheckSizes(spec, config);
         var mappings = spec.Mappings ?? SpinQuantMappings.For(config.Architecture);
         var norms = spec.NormMappings ?? NormMapping.Defaults(config.Architecture);
         if (!spec.TransformType.IsHadamard() && spec.TransformType != TransformType.RandomOrthogonal)
@@ -117,11 +119,71 @@ public sealed class SpinQuantPlan
         return new SpinQuantPlan(spec, config, mappings, norms, transformConfig, rotations);
     }
 
+    /// <summary>
+    /// The online transforms' weights as llm-compressor's state dict saves them (spec §3.6): one tensor per online
+    /// rotation, shared by every module and so written once, under the first module's name —
+    /// "model.layers.0.self_attn.R3_q_attn.weight" (R3) and "model.layers.0.mlp.down_proj.R4_input.weight" (R4) — in the
+    /// scheme's precision, [n, n], unnormalised. The names follow the default mappings (Llama-family modules).
+    /// </summary>
+    public IReadOnlyList<(string Name, Func<Tensor> Create)> OnlineWeights()
+    {
+        var list = new List<(string, Func<Tensor>)>();
+        var layer0 = Model.Naming.ModuleNames.Layer(0);
+        if (R3 is { } r3) list.Add(($"{layer0}.self_attn.R3_q_attn.weight", () => StoredTensor(r3)));
+        if (R4 is { } r4) list.Add(($"{layer0}.mlp.down_proj.R4_input.weight", () => StoredTensor(r4)));
+        return list;
+    }
+
+    private Tensor StoredTensor(RotationMatrix r)
+    {
+        using var f64 = Tensor.FromArray(r.Stored, r.Size, r.Size);
+        return Spec.Precision == DType.F64 ? f64.Clone() : f64.To(Spec.Precision);
+    }
+
+    /// <summary>Each requested rotation's matrix size: R1 and R4 the block size or hidden / intermediate size, R2 and R3 head_dim.</summary>
+    public static IReadOnlyList<(string Name, int Size, string What)> Sizes(SpinQuantModifierSpec spec, LlamaConfig config)
+    {
+        var sizes = new List<(string, int, string)>();
+        foreach (var name in spec.Rotations.Order(StringComparer.Ordinal))
+        {
+            sizes.Add(name switch
+            {
+                "R1" => (name, spec.TransformBlockSize ?? config.HiddenSize, spec.TransformBlockSize is null ? "hidden_size" : "transform_block_size"),
+                "R4" => (name, spec.TransformBlockSize ?? config.IntermediateSize, spec.TransformBlockSize is null ? "down_proj in_features" : "transform_block_size"),
+                _ => (name, config.HeadDim, "head_dim"),
+            });
+        }
+        return sizes;
+    }
+
+    /// <summary>
+    /// Refuses, as llm-compressor does, transform_type hadamard at a size that is not a power of two (compressed-tensors
+    /// builds the deterministic Hadamard by Sylvester's construction only), unless offload_kron_hadamard is set. Cheap:
+    /// call it before any work.
+    /// </summary>
+    public static void CheckSizes(SpinQuantModifierSpec spec, LlamaConfig config)
+    {
+        if (spec.TransformType != TransformType.Hadamard || spec.KronHadamard) return;
+        foreach (var (name, size, what) in Sizes(spec, config))
+        {
+            if (size > 0 && (size & (size - 1)) == 0) continue;
+            var fix = "transform_type random-hadamard (compressed-tensors builds it from its bases)";
+            if (name is "R1" or "R4")
+            {
+                var pow = size & -size;
+                fix += pow > 1 ? $", or transform_block_size {pow} (a power of two that divides {size})" : ", or a transform_block_size that is a power of two";
+            }
+            throw new SpinQuantException(
+                $"{spec.Location} SpinQuantModifier: {name} uses transform_type hadamard at size {size} ({what}), which is not a power of two; use {fix}, or offload_kron_hadamard: true for Offload's K·2^m Hadamard (that checkpoint then needs Offload to load)");
+        }
+    }
+
     private static RotationMatrix Materialize(string name, TransformType type, TransformInstance instance, string where)
     {
         var op = instance.Entry.Operator;
         var n = op.Size;
         var a = op.ToDense();
+        var stored = (double[])a.Clone();
         var divisor = op.Divisor;
         for (var i = 0; i < a.Length; i++) a[i] /= divisor;
         double[] invT;
@@ -137,6 +199,6 @@ public sealed class SpinQuantPlan
                 for (var j = 0; j < n; j++) invT[i * n + j] = inv[j * n + i];
         }
         var seed = instance.Key.Seed.GetHashCode();
-        return new RotationMatrix(name, type, n, a, invT, seed);
+        return new RotationMatrix(name, type, n, a, invT, seed) { Stored = stored };
     }
 }

@@ -77,6 +77,8 @@ public static class InspectCommand
             }).ToArray()),
             ["quantization_config"] = x.QuantizationConfig?.DeepClone(),
             ["transform_config"] = x.TransformConfig?.DeepClone(),
+            ["recipe"] = x.Recipe,
+            ["needs_offload"] = new JsonArray(x.NeedsOffload.Select(r => (JsonNode)r).ToArray()),
         };
     }
 
@@ -164,6 +166,21 @@ public static class InspectCommand
                         foreach (var entry in apply) o.WriteLine($"    {CheckpointInspector.DescribeApply(entry)}");
                 }
             }
+        }
+        if (x.Recipe is { } recipe)
+        {
+            o.WriteLine();
+            var modifiers = CheckpointInspector.RecipeModifiers(recipe);
+            o.WriteLine($"recipe        recipe.yaml ({recipe.Split('\n').Length} lines){(modifiers.Count > 0 ? ": " + string.Join(", ", modifiers) : "")}");
+        }
+        if (x.NeedsOffload.Count > 0)
+        {
+            o.WriteLine();
+            foreach (var reason in x.NeedsOffload) o.WriteLine($"needs Offload {reason}");
+        }
+        else if (x.TransformConfig is not null)
+        {
+            o.WriteLine("  loadable by compressed-tensors (every transform is one it builds)");
         }
     }
 }

@@ -49,6 +49,7 @@ public static class CompressJob
             throw new OffloadException("GPTQModifier and static input activations need calibration data; pass --dataset FILE --samples N");
         var config = LlamaConfig.Load(Path.Combine(o.ModelDir, LlamaConfig.FileName));
         if (recipe.Plan is { } toCheck) ValidatePlan(toCheck, config, o.ModelDir);
+        if (recipe.Rotation is { } rotationToCheck) SpinQuantPlan.CheckSizes(rotationToCheck, config);
         // A budget too small for one layer (plus its forward workspace when calibrating) fails here, before the work
         // folder exists: the preflight replays the job's device requests (it throws what the run would throw).
         if (recipe.NeedsCalibration && o.Calibration is not null && o.Cluster is null)
@@ -202,6 +203,8 @@ public static class CompressJob
             var writerOptions = new CompressedCheckpointOptions
             {
                 TransformConfig = spin is null ? null : System.Text.Json.Nodes.JsonNode.Parse(spin.TransformConfig.ToJson()),
+                ExtraTensors = spin?.OnlineWeights() ?? [],
+                RecipeYaml = recipe.Text,
             };
             files = CompressedTensorsWriter.Write(outFull, sourceDir, plan, name => checkpoint.Get(name), Quantized, writerOptions);
         }
