@@ -30,11 +30,13 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
     private readonly DecoderStep[] _decoder;
     private readonly int[] _templatePrefix;
     private readonly int[] _templateSuffix;
+    private readonly int[] _addPrefix;
+    private readonly int[] _addSuffix;
     private int _limit;
     private string _limitSource = "";
 
     private HfTokenizer(string source, NativeTokenizer native, string?[] tokens, bool[] special, int modelVocabSize,
-        DecoderStep[] decoder, int[] prefix, int[] suffix, int bos, int eos)
+        DecoderStep[] decoder, int[] prefix, int[] suffix, int[] addPrefix, int[] addSuffix, int bos, int eos)
     {
         Source = source;
         _native = native;
@@ -44,6 +46,8 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
         _decoder = decoder;
         _templatePrefix = prefix;
         _templateSuffix = suffix;
+        _addPrefix = addPrefix;
+        _addSuffix = addSuffix;
         BosId = bos;
         EosId = eos;
         _limit = tokens.Length;
@@ -139,6 +143,7 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
             var bos = SpecialId(dir, config, map, "bos_token", ids);
             var eos = SpecialId(dir, config, map, "eos_token", ids);
             bos ??= prefix.Length > 0 ? prefix[0] : -1;
+            var (addPrefix, addSuffix) = LlamaFlags(config, prefix, suffix, bos.Value, eos ?? -1);
 
             NativeTokenizer native;
             try { native = new NativeTokenizer(file); }
@@ -147,7 +152,7 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
             {
                 throw new TokenizerException($"{file}: the native Hugging Face tokenizers library (Tokenizers.DotNet.runtime) could not be loaded on this platform ({FirstLine(e.Message)}); reinstall Offload for {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}");
             }
-            return new HfTokenizer(file, native, tokens, special, modelVocab, decoder, prefix, suffix, bos.Value, eos ?? -1);
+            return new HfTokenizer(file, native, tokens, special, modelVocab, decoder, prefix, suffix, addPrefix, addSuffix, bos.Value, eos ?? -1);
         }
     }
 
@@ -171,23 +176,28 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
         uint[] raw;
         try { raw = _native.Encode(text); }
         catch (NativeTokenizerException e) { throw new TokenizerException($"{Source}: the tokenizers library could not encode the text ({FirstLine(e.Message)})"); }
+        // The library always applies the post-processor's template; take it off, then add what was asked for.
         var start = 0;
         var end = raw.Length;
-        if (!bos && StartsWith(raw, _templatePrefix) && raw.Length - _templatePrefix.Length >= _templateSuffix.Length && EndsWith(raw, _templateSuffix))
+        if (StartsWith(raw, _templatePrefix) && raw.Length - _templatePrefix.Length >= _templateSuffix.Length && EndsWith(raw, _templateSuffix))
         {
             start = _templatePrefix.Length;
             end = raw.Length - _templateSuffix.Length;
         }
-        var addEos = eos && EosId >= 0 && (end == start || raw[end - 1] != (uint)EosId);
-        var ids = new int[end - start + (addEos ? 1 : 0)];
-        for (var i = start; i < end; i++)
-        {
-            var id = (int)raw[i];
-            if (id >= _limit)
-                throw new TokenizerException($"{Source}: the text holds token '{_tokens[id]}' (id {id}), which is outside vocab_size {_limit} of {_limitSource}; remove it from the text or use the model the tokenizer belongs to");
-            ids[i - start] = id;
-        }
+        var prefix = bos ? _addPrefix : [];
+        var suffix = bos ? _addSuffix : [];
+        var addEos = eos && EosId >= 0 && !(suffix.Length > 0 && suffix[^1] == EosId);
+        var ids = new int[prefix.Length + end - start + suffix.Length + (addEos ? 1 : 0)];
+        prefix.CopyTo(ids, 0);
+        var o = prefix.Length;
+        for (var i = start; i < end; i++) ids[o++] = (int)raw[i];
+        suffix.CopyTo(ids, o);
         if (addEos) ids[^1] = EosId;
+        foreach (var id in ids)
+        {
+            if (id >= _limit)
+                throw new TokenizerException($"{Source}: the encoding holds token '{_tokens[id]}' (id {id}), which is outside vocab_size {_limit} of {_limitSource}; remove it from the text (or encode without special tokens) or use the model the tokenizer belongs to");
+        }
         return ids;
     }
 
@@ -559,6 +569,19 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
             default:
                 throw new TokenizerException($"{file}: post_processor \"{Str(pp, "type") ?? "(missing)"}\" is not supported (supported: TemplateProcessing, ByteLevel, Bert/RobertaProcessing, Sequence); use a tokenizer.json with a TemplateProcessing post-processor");
         }
+    }
+
+    // transformers' Llama tokenizer classes rebuild the template from add_bos_token (default true) and add_eos_token
+    // (default false) in tokenizer_config.json; other classes keep tokenizer.json's post-processor.
+    private static (int[] Prefix, int[] Suffix) LlamaFlags(JsonDocument? config, int[] prefix, int[] suffix, int bos, int eos)
+    {
+        if (config is null || Str(config.RootElement, "tokenizer_class") is not { } cls
+            || !(cls.StartsWith("LlamaTokenizer", StringComparison.Ordinal) || cls.StartsWith("CodeLlamaTokenizer", StringComparison.Ordinal)))
+            return (prefix, suffix);
+        var root = config.RootElement;
+        var addBos = !(root.TryGetProperty("add_bos_token", out var b) && b.ValueKind == JsonValueKind.False);
+        var addEos = root.TryGetProperty("add_eos_token", out var e) && e.ValueKind == JsonValueKind.True;
+        return (addBos && bos >= 0 ? [bos] : [], addEos && eos >= 0 ? [eos] : []);
     }
 
     private static JsonDocument? ReadOptional(string path)

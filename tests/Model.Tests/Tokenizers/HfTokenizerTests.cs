@@ -184,6 +184,20 @@ public sealed class HfTokenizerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Llama_tokenizer_class_flags_rebuild_the_template_as_transformers_does()
+    {
+        const string config = """
+            {"add_bos_token": false, "add_eos_token": true, "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+             "model_max_length": 1000000000000000019884624838656, "tokenizer_class": "LlamaTokenizerFast"}
+            """;
+        using var tok = HfTokenizer.Load(Variant(SentencePiece, config: config, specialTokensMap: false));
+        var c = s_cases.Value.First(x => x.Tokenizer == SentencePiece);
+        Assert.Equal([.. c.IdsNoSpecial, 2], tok.Encode(c.Text, bos: true));
+        Assert.Equal([.. c.IdsNoSpecial, 2], tok.Encode(c.Text, bos: true, eos: true));
+        Assert.Equal(c.IdsNoSpecial, tok.Encode(c.Text, bos: false));
+    }
+
+    [Fact]
     public void Transformers5_config_with_a_model_max_length_past_int64_is_read()
     {
         const string config = """
@@ -283,6 +297,7 @@ public sealed class HfTokenizerTests(ITestOutputHelper output)
             var c = s_cases.Value.First(x => x.Tokenizer == ByteLevel);
             Assert.Equal(c.IdsNoSpecial, tok.Encode(c.Text, bos: false));
             OneLine<TokenizerException>(() => tok.Encode(c.Text, bos: true), "<|begin_of_text|>", "2048", "vocab_size");
+            OneLine<TokenizerException>(() => tok.Encode("The end.<|end_of_text|>", bos: false), "<|end_of_text|>", "2049");
         }
 
         var small = ModelWithTokenizer(1024);
