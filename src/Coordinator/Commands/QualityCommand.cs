@@ -15,7 +15,7 @@ public static class QualityCommand
     {
         var model = new Option<string>("--model") { Description = "Hugging Face model folder", Required = true };
         var text = new Option<string>("--text") { Description = "UTF-8 text; the protocol's token stream of the whole file", Required = true };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "llama2.c tokenizer.bin (default: the one in the model folder)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Hugging Face tokenizer.json or llama2.c tokenizer.bin (default: the one in the model folder)" };
         var seqLen = new Option<int>("--seq-len") { Description = "tokens per window", DefaultValueFactory = _ => EvalProtocol.DefaultSeqLen };
         var windows = new Option<int>("--windows") { Description = "evaluated windows (the first of the stream)", DefaultValueFactory = _ => EvalProtocol.DefaultWindows };
         var calib = new Option<int>("--calib-windows") { Description = "calibration windows (the last of the stream)", DefaultValueFactory = _ => 64 };
@@ -33,7 +33,9 @@ public static class QualityCommand
             using var lm = ModelLoader.Load(dir);
             var s = parse.GetValue(seqLen);
             if (s < 2 || s > lm.Config.MaxPositionEmbeddings) throw new OffloadException($"--seq-len {s}: must be between 2 and max_position_embeddings ({lm.Config.MaxPositionEmbeddings})");
-            ITokenizer tok = parse.GetValue(tokenizer) is { } t ? Llama2cTokenizer.Load(t) : ModelLoader.LoadTokenizer(dir, lm.Config);
+            ITokenizer tok = parse.GetValue(tokenizer) is { } t
+                ? t.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? HfTokenizer.Load(t) : Llama2cTokenizer.Load(t)
+                : ModelLoader.LoadTokenizer(dir, lm.Config);
             var stream = EvalProtocol.TokenStreamOfFile(parse.GetValue(text)!, tok);
             var inv = CultureInfo.InvariantCulture;
             Console.WriteLine(string.Create(inv, $"model {Path.GetFileName(Path.GetFullPath(dir).TrimEnd('/'))}: {lm.Config.NumHiddenLayers} layers, hidden {lm.Config.HiddenSize}; " +

@@ -52,14 +52,24 @@ public static class ModelLoader
         }
     }
 
-    /// <summary>The llama2.c tokenizer.bin in <paramref name="dir"/>, checked against the model's vocabulary size.</summary>
-    public static Llama2cTokenizer LoadTokenizer(string dir, LlamaConfig config)
+    /// <summary>
+    /// The model's tokenizer, checked against its vocabulary size: the Hugging Face tokenizer.json (with
+    /// tokenizer_config.json / special_tokens_map.json) when the folder has one, else the llama2.c tokenizer.bin.
+    /// </summary>
+    public static ITokenizer LoadTokenizer(string dir, LlamaConfig config)
     {
+        var modelSource = Path.Combine(dir, LlamaConfig.FileName);
+        if (File.Exists(Path.Combine(dir, HfTokenizer.FileName)))
+        {
+            var hf = HfTokenizer.Load(dir);
+            hf.EnsureFits(config, modelSource);
+            return hf;
+        }
         var path = Path.Combine(dir, Llama2cTokenizer.FileName);
         if (!File.Exists(path))
-            throw new TokenizerException($"{dir}: no {Llama2cTokenizer.FileName} in the model folder; import the model with `offload import-llama2c --tokenizer` or copy a llama2.c tokenizer.bin there");
+            throw new TokenizerException($"{dir}: no tokenizer in the model folder; copy the model's Hugging Face {HfTokenizer.FileName} (with {HfTokenizer.ConfigFileName}) there, or a llama2.c {Llama2cTokenizer.FileName} (`offload import-llama2c --tokenizer`)");
         var tokenizer = Llama2cTokenizer.Load(path);
-        tokenizer.EnsureFits(config, Path.Combine(dir, LlamaConfig.FileName));
+        tokenizer.EnsureFits(config, modelSource);
         return tokenizer;
     }
 
