@@ -113,6 +113,11 @@ public sealed class DatasetCompressTests
             foreach (var (file, bytes) in reference) Assert.True(bytes.AsSpan().SequenceEqual(files[file]), $"{name}: {file} differs from the text JSON lines run");
         }
 
+        // Other windows (the first ones) give another checkpoint: the identity above is the calibration's, not a constant.
+        var first = Compress(bare, idsJsonl, temp.Sub("out-first"), "--dataset-split", "first");
+        Assert.True(first.Code == 0, first.Err);
+        Assert.False(reference!["model.safetensors"].AsSpan().SequenceEqual(Checkpoint(temp.Sub("out-first"))["model.safetensors"]));
+
         // A text dataset does need the tokenizer: one line naming what is missing.
         var noTokenizer = Compress(bare, textJsonl, temp.Sub("out-no-tokenizer"));
         Assert.NotEqual(0, noTokenizer.Code);
