@@ -67,7 +67,8 @@ public static class CompressCommand
         var dashboard = DashboardCli.AddTo(cmd);
         cmd.WithExamples(
             "offload compress --model ./stories260K --scheme W8A8 --rotations R1,R2,R4 --dataset tinystories.txt --samples 64 --seq-len 256 --devices cpu:0,cpu:1 --device-memory 64MiB --out ./stories-w8a8",
-            "offload compress --model ./Llama-3-8B --recipe recipe.yaml --dataset calib.jsonl --samples 128 --seq-len 2048 --device-memory 8GiB --out ./Llama-3-8B-W4A16");
+            "offload compress --model ./Llama-3-8B --recipe recipe.yaml --dataset calib.jsonl --samples 128 --seq-len 2048 --device-memory 8GiB --out ./Llama-3-8B-W4A16",
+            "offload compress --model ./Llama-3-8B --scheme W4A16 --dataset ./ultrachat/data/train_sft-*.parquet --dataset-split random --seed 42 --samples 512 --seq-len 2048 --out ./Llama-3-8B-W4A16");
         cmd.SetAction(parse =>
         {
             using var telemetry = TelemetrySession.Start(parse, inProcess: dashboard.Requested(parse));

@@ -13,8 +13,9 @@ public static class CalibrationDataset
 {
     /// <summary>What --samples / --seq-len mean, for --help and errors.</summary>
     public const string Semantics =
-        "--samples and --seq-len are llm-compressor's num_calibration_samples and max_seq_length: records are concatenated " +
-        "(concatenate_data=True) and cut into windows of exactly seq-len tokens, so no window is padded and no padding reaches a Hessian";
+        "--samples and --seq-len are llm-compressor's num_calibration_samples and max_seq_length: by default (--dataset-mode concat) records " +
+        "are concatenated (concatenate_data=True) and cut into windows of exactly seq-len tokens, so no window is padded and no padding " +
+        "reaches a Hessian; --dataset-mode records truncates each record to seq-len and drops shorter ones";
 
     /// <summary>[samples · seqLen] tokens and what they came from.</summary>
     public static CalibrationSet Load(
