@@ -8,6 +8,7 @@ using Offload.Coordinator.Progress;
 using Offload.Coordinator.Telemetry;
 using Offload.DeviceActors;
 using Offload.Model.Config;
+using Offload.Model.Datasets;
 using Offload.Model.Loading;
 using Offload.Protocol;
 
@@ -28,10 +29,21 @@ public static class CompressCommand
         var method = new Option<string>("--method") { Description = "with --scheme: gptq or rtn", DefaultValueFactory = _ => "gptq" };
         var rotations = new Option<string?>("--rotations") { Description = "with --scheme: SpinQuant rotations first, e.g. R1,R2,R4" };
         var transformType = new Option<string>("--transform-type") { Description = "with --rotations: hadamard, random-hadamard or random-orthogonal", DefaultValueFactory = _ => "hadamard" };
-        var dataset = new Option<string?>("--dataset") { Description = "calibration data: plain UTF-8 text or JSON lines ({\"text\": …} or {\"input_ids\": […]})" };
-        var samples = new Option<int>("--samples") { Description = "calibration windows", DefaultValueFactory = _ => 64 };
-        var seqLen = new Option<int>("--seq-len") { Description = "tokens per calibration window", DefaultValueFactory = _ => 512 };
-        var split = new Option<string>("--dataset-split") { Description = "take the windows from the start (first) or the end (last) of the dataset's token stream", DefaultValueFactory = _ => "first" };
+        var dataset = new Option<string?>("--dataset")
+        {
+            Description = "calibration data: plain UTF-8 text, JSON lines ({\"text\": …} or {\"input_ids\": […]}), a Parquet file with a text or input_ids column, " +
+                "or a folder / pattern of Parquet shards (data/train-*.parquet); input_ids need no tokenizer",
+        };
+        var samples = new Option<int>("--samples") { Description = "calibration windows (llm-compressor's num_calibration_samples)", DefaultValueFactory = _ => 64 };
+        var seqLen = new Option<int>("--seq-len") { Description = "tokens per calibration window, exactly: never padded (llm-compressor's max_seq_length)", DefaultValueFactory = _ => 512 };
+        var split = new Option<string>("--dataset-split") { Description = "which windows: first, last, or random (distinct, seeded by --seed, in dataset order)", DefaultValueFactory = _ => "first" };
+        var seed = new Option<ulong>("--seed") { Description = "seed of --dataset-split random (SplitMix64: the same windows on every machine)", DefaultValueFactory = _ => 42UL };
+        var mode = new Option<string>("--dataset-mode")
+        {
+            Description = "concat: records concatenated and cut into seq-len windows (llm-compressor's concatenate_data=True); " +
+                "records: one window per record truncated to seq-len, shorter records dropped (never padded)",
+            DefaultValueFactory = _ => "concat",
+        };
         var batch = new Option<int>("--batch") { Description = "windows per batch (the unit sent to one device)", DefaultValueFactory = _ => 8 };
         var devices = new Option<string>("--devices") { Description = "devices, e.g. cpu:0,cpu:1 (CPU virtual devices); batches are split over them", DefaultValueFactory = _ => "cpu:0" };
         var deviceMemory = new Option<string>("--device-memory") { Description = "memory budget per device, e.g. 64MiB, 8GiB", DefaultValueFactory = _ => "4GiB" };
@@ -45,16 +57,18 @@ public static class CompressCommand
         var clusterOption = new Option<string?>("--cluster") { Description = "run the calibration's layers on the nodes of this cluster file (see cluster-config/); paths must be shared by the nodes" };
         var cmd = new Command("compress",
             "Rotate (SpinQuant), calibrate (GPTQ) or round (RTN) layer by layer through the offloading runtime and write a compressed-tensors checkpoint vLLM loads.\n" +
-            "Resumable: the state lives in <out>.offload-work until the checkpoint is renamed into place.")
+            "Resumable: the state lives in <out>.offload-work until the checkpoint is renamed into place.\n" +
+            "Calibration: " + CalibrationDataset.Semantics + ".")
         {
-            model, recipe, scheme, method, rotations, transformType, dataset, samples, seqLen, split, batch, devices, deviceMemory, hostMemory, prefetch,
+            model, recipe, scheme, method, rotations, transformType, dataset, samples, seqLen, split, seed, mode, batch, devices, deviceMemory, hostMemory, prefetch,
             bandwidth, output, resume, noPropagate, progress, clusterOption,
         };
         TelemetrySession.AddOptions(cmd);
         var dashboard = DashboardCli.AddTo(cmd);
         cmd.WithExamples(
             "offload compress --model ./stories260K --scheme W8A8 --rotations R1,R2,R4 --transform-type random-hadamard --dataset tinystories.txt --samples 64 --seq-len 256 --devices cpu:0,cpu:1 --device-memory 64MiB --out ./stories-w8a8",
-            "offload compress --model ./Llama-3-8B --recipe recipe.yaml --dataset calib.jsonl --samples 128 --seq-len 2048 --device-memory 8GiB --out ./Llama-3-8B-W4A16");
+            "offload compress --model ./Llama-3-8B --recipe recipe.yaml --dataset calib.jsonl --samples 128 --seq-len 2048 --device-memory 8GiB --out ./Llama-3-8B-W4A16",
+            "offload compress --model ./Llama-3-8B --scheme W4A16 --dataset ./ultrachat/data/train_sft-*.parquet --dataset-split random --seed 42 --samples 512 --seq-len 2048 --out ./Llama-3-8B-W4A16");
         cmd.SetAction(parse =>
         {
             using var telemetry = TelemetrySession.Start(parse, inProcess: dashboard.Requested(parse));
@@ -70,15 +84,12 @@ public static class CompressCommand
             int[]? calibration = null;
             if (compression.NeedsCalibration)
             {
-                var data = parse.GetValue(dataset) ?? throw new OffloadException("GPTQ and static input activations need calibration data: pass --dataset FILE (plain text or JSON lines) and --samples N");
-                var splitName = parse.GetValue(split)!;
-                var which = splitName switch
-                {
-                    "first" => CalibrationDataset.Split.First,
-                    "last" => CalibrationDataset.Split.Last,
-                    _ => throw new OffloadException($"--dataset-split {splitName}: use first or last"),
-                };
-                calibration = CalibrationDataset.Load(data, ModelLoader.LoadTokenizer(dir, config), config.VocabSize, parse.GetValue(samples), seq, which);
+                var data = parse.GetValue(dataset) ?? throw new OffloadException("GPTQ and static input activations need calibration data: pass --dataset FILE (plain text, JSON lines or Parquet) and --samples N");
+                var seedValue = parse.GetValue(seed);
+                var set = CalibrationDataset.Load(data, () => ModelLoader.LoadTokenizer(dir, config), config.VocabSize, parse.GetValue(samples), seq,
+                    CalibrationDataset.ParseSplit(parse.GetValue(split)!), seedValue, CalibrationDataset.ParseMode(parse.GetValue(mode)!));
+                Console.Error.WriteLine(CalibrationWindows.Describe(set, seedValue));
+                calibration = set.Tokens;
             }
             var options = new CompressOptions
             {

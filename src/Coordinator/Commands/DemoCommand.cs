@@ -8,6 +8,7 @@ using Offload.Coordinator.Job;
 using Offload.Coordinator.Progress;
 using Offload.Coordinator.Telemetry;
 using Offload.DeviceActors;
+using Offload.Model.Datasets;
 using Offload.Model.Evaluation;
 using Offload.Model.Loading;
 using Offload.Model.SafeTensors;
@@ -78,7 +79,7 @@ public static class DemoCommand
         var tokenizer = ModelLoader.LoadTokenizer(model, config);
         var stream = EvalProtocol.TokenStreamOfFile(text, tokenizer);
         var eval = EvalProtocol.FirstWindows(stream, seq, evalWindows);
-        var calibration = CalibrationDataset.Load(text, tokenizer, config.VocabSize, samples, seq, CalibrationDataset.Split.Last);
+        var calibration = CalibrationDataset.Load(text, () => tokenizer, config.VocabSize, samples, seq, DatasetSplit.Last).Tokens;
         const int batch = 2;
         // Each device: the largest part plus its forward workspace, with room for one prefetched layer — less than the model.
         long layerBytes;
