@@ -82,6 +82,7 @@ public static class LayoutFusion
                 UpProj = w.UpProj.Share(), DownProj = w.DownProj.Share(),
                 QBias = w.QBias?.Share(), KBias = w.KBias?.Share(), VBias = w.VBias?.Share(), OBias = w.OBias?.Share(),
                 GateBias = w.GateBias?.Share(), UpBias = w.UpBias?.Share(), DownBias = w.DownBias?.Share(),
+                QNorm = w.QNorm?.Share(), KNorm = w.KNorm?.Share(),
                 QkvProj = ConcatRows([w.QProj, w.KProj, w.VProj]),
                 QkvBias = w.QBias is null || w.KBias is null || w.VBias is null ? null : ConcatRows([w.QBias, w.KBias, w.VBias]),
                 GateUpProj = ConcatRows([w.GateProj, w.UpProj]),

@@ -12,7 +12,7 @@ namespace Offload.Compression.Quantization;
 /// A Llama decoder layer whose four linear inputs pass through <see cref="ILinearInputHook"/>s before the linears read
 /// them (activation fake-quantization, online rotations, Hessian capture). Same math as the model's DecoderLayer:
 /// h = x + o_proj(attn(rope(q), rope(k), v)) over RMSNorm(x); y = h + down_proj(SiLU(gate)·up) over RMSNorm(h); causal
-/// grouped-query attention (optionally sliding), f32. Evaluation only: no KV cache.
+/// grouped-query attention (optionally sliding), f32; Qwen3's per-head q/k RMSNorms before RoPE. Evaluation only: no KV cache.
 /// </summary>
 public sealed class HookedDecoderLayer : IDecoderLayer, IDisposable
 {
@@ -21,6 +21,8 @@ public sealed class HookedDecoderLayer : IDecoderLayer, IDisposable
     private readonly IReadOnlyList<ILinearInputHook> _hooks;
     private readonly float[] _inputNorm;
     private readonly float[] _postNorm;
+    private readonly float[]? _qNorm;
+    private readonly float[]? _kNorm;
     private readonly int? _window;
     private readonly bool _ownsWeights;
 
@@ -36,6 +38,8 @@ public sealed class HookedDecoderLayer : IDecoderLayer, IDisposable
         _ownsWeights = ownsWeights;
         _inputNorm = weights.InputLayerNorm.ToFloatArray();
         _postNorm = weights.PostAttentionLayerNorm.ToFloatArray();
+        _qNorm = weights.QNorm?.ToFloatArray();
+        _kNorm = weights.KNorm?.ToFloatArray();
         _window = config.SlidingWindowOf(index);
     }
 
@@ -65,6 +69,8 @@ public sealed class HookedDecoderLayer : IDecoderLayer, IDisposable
                 using var q = Ops.Linear(normed, Weights.QProj, Weights.QBias); // [tokens, q_dim]
                 using var k = Ops.Linear(normed, Weights.KProj, Weights.KBias); // [tokens, kv_dim]
                 using var v = Ops.Linear(normed, Weights.VProj, Weights.VBias); // [tokens, kv_dim]
+                if (_qNorm is not null) Normalization.RmsNorm(q.ReadOnlySpan<float>(), _qNorm, eps, q.Span<float>(), c.HeadDim); // per head
+                if (_kNorm is not null) Normalization.RmsNorm(k.ReadOnlySpan<float>(), _kNorm, eps, k.Span<float>(), c.HeadDim);
                 _rope.Apply(q.Span<float>(), c.NumAttentionHeads, seq, 0);
                 _rope.Apply(k.Span<float>(), c.NumKeyValueHeads, seq, 0);
                 using var attn = Tensor.Empty(DType.F32, tokens, c.QDim);

@@ -32,13 +32,13 @@ public static class SynthCommand
         var outlierScale = new Option<double?>("--outlier-scale") { Description = "outlier channel magnitude relative to the rest (default 50)" };
         var massiveScale = new Option<double?>("--massive-scale") { Description = "extra factor on the outlier channels of the BOS token (default 10; 0 = none)" };
         var tie = new Option<bool?>("--tie") { Description = "tie lm_head to the embedding" };
-        var arch = new Option<string?>("--arch") { Description = "llama, mistral or qwen2 (q/k/v biases)" };
+        var arch = new Option<string?>("--arch") { Description = "llama, mistral, qwen2 (q/k/v biases) or qwen3 (per-head q/k norms)" };
         var cmd = new Command("synth",
             "Write a Hugging Face Llama checkpoint of seeded random weights (streaming, any size), optionally with outlier channels.")
         {
             output, preset, layers, hidden, intermediate, heads, kvHeads, headDim, vocab, dtype, seed, outliers, outlierScale, massiveScale, tie, arch,
         };
-        cmd.WithExamples("offload synth --out ./tiny --preset tiny --outliers 4", "offload synth --out ./l3-2 --preset llama3-8b-layer --layers 2");
+        cmd.WithExamples("offload synth --out ./tiny --preset tiny --outliers 4", "offload synth --out ./q3 --preset qwen3-tiny", "offload synth --out ./l3-2 --preset llama3-8b-layer --layers 2");
         cmd.SetAction(parse =>
         {
             var o = SynthPresets.Get(parse.GetValue(preset)!);
@@ -72,7 +72,8 @@ public static class SynthCommand
                         "llama" => ModelArchitecture.Llama,
                         "mistral" => ModelArchitecture.Mistral,
                         "qwen2" => ModelArchitecture.Qwen2,
-                        _ => throw new ModelConfigException($"synth: --arch {a} is not supported (supported: llama, mistral, qwen2)"),
+                        "qwen3" => ModelArchitecture.Qwen3,
+                        _ => throw new ModelConfigException($"synth: --arch {a} is not supported (supported: llama, mistral, qwen2, qwen3)"),
                     },
                 };
             }

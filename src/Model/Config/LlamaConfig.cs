@@ -6,14 +6,14 @@ namespace Offload.Model.Config;
 
 /// <summary>
 /// The Hugging Face config.json of a Llama-family causal LM (`LlamaForCausalLM`, `MistralForCausalLM`,
-/// `Qwen2ForCausalLM`), with the keys and defaults transformers uses. Parse with <see cref="Load"/> or
+/// `Qwen2ForCausalLM`, `Qwen3ForCausalLM`), with the keys and defaults transformers uses. Parse with <see cref="Load"/> or
 /// <see cref="Parse"/>; write with <see cref="ToJson"/>. Every instance is validated on construction by the parser and
 /// by <see cref="Validate"/>.
 /// </summary>
 public sealed record LlamaConfig
 {
     /// <summary>Architecture class names accepted in `architectures`, in the order of <see cref="ModelArchitecture"/>.</summary>
-    public static readonly IReadOnlyList<string> SupportedArchitectures = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+    public static readonly IReadOnlyList<string> SupportedArchitectures = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"];
 
     public const string FileName = "config.json";
 
@@ -34,7 +34,7 @@ public sealed record LlamaConfig
     /// <summary>`torch_dtype` (or transformers 5's `dtype`): the dtype the weights are stored in.</summary>
     public DType TorchDtype { get; init; } = DType.F32;
 
-    /// <summary>Llama's `attention_bias`: biases on q/k/v/o. Qwen2 always has q/k/v biases (see <see cref="QkvBias"/>).</summary>
+    /// <summary>Llama's and Qwen3's `attention_bias`: biases on q/k/v/o. Qwen2 always has q/k/v biases (see <see cref="QkvBias"/>).</summary>
     public bool AttentionBias { get; init; }
 
     /// <summary>Llama's `mlp_bias`: biases on gate/up/down.</summary>
@@ -43,7 +43,7 @@ public sealed record LlamaConfig
     /// <summary>Mistral's `sliding_window`, or Qwen2's when `use_sliding_window` is true; null = full causal attention.</summary>
     public int? SlidingWindow { get; init; }
 
-    /// <summary>Qwen2's `max_window_layers`: layers with index ≥ this use the sliding window.</summary>
+    /// <summary>Qwen2's `max_window_layers`: layers with index ≥ this use the sliding window (Qwen3: kept for the round trip; no window).</summary>
     public int MaxWindowLayers { get; init; }
 
     public int? BosTokenId { get; init; }
@@ -54,11 +54,12 @@ public sealed record LlamaConfig
     /// <summary>The class name written in `architectures`.</summary>
     public string ArchitectureName => SupportedArchitectures[(int)Architecture];
 
-    /// <summary>The `model_type` key ("llama", "mistral", "qwen2").</summary>
+    /// <summary>The `model_type` key ("llama", "mistral", "qwen2", "qwen3").</summary>
     public string ModelType => Architecture switch
     {
         ModelArchitecture.Mistral => "mistral",
         ModelArchitecture.Qwen2 => "qwen2",
+        ModelArchitecture.Qwen3 => "qwen3",
         _ => "llama",
     };
 
@@ -71,11 +72,20 @@ public sealed record LlamaConfig
     /// <summary>Query heads per key/value head (GQA group size).</summary>
     public int GroupSize => NumAttentionHeads / NumKeyValueHeads;
 
-    /// <summary>Whether q/k/v projections carry a bias (Qwen2 always; Llama when attention_bias).</summary>
-    public bool QkvBias => Architecture == ModelArchitecture.Qwen2 || (Architecture == ModelArchitecture.Llama && AttentionBias);
+    /// <summary>Whether q/k/v projections carry a bias (Qwen2 always; Llama and Qwen3 when attention_bias).</summary>
+    public bool QkvBias => Architecture == ModelArchitecture.Qwen2 || (HasAttentionBiasKey && AttentionBias);
 
-    /// <summary>Whether o_proj carries a bias (Llama with attention_bias only).</summary>
-    public bool OProjBias => Architecture == ModelArchitecture.Llama && AttentionBias;
+    /// <summary>Whether o_proj carries a bias (Llama and Qwen3 with attention_bias only).</summary>
+    public bool OProjBias => HasAttentionBiasKey && AttentionBias;
+
+    /// <summary>
+    /// Whether each attention has Qwen3's q_norm / k_norm: an RMSNorm of weight [head_dim] (eps rms_norm_eps) applied
+    /// to every query and key head after q_proj / k_proj and before RoPE.
+    /// </summary>
+    public bool QkNorm => Architecture == ModelArchitecture.Qwen3;
+
+    // The architectures whose config carries Llama's attention_bias switch.
+    private bool HasAttentionBiasKey => Architecture is ModelArchitecture.Llama or ModelArchitecture.Qwen3;
 
     /// <summary>Whether gate/up/down carry biases (Llama with mlp_bias only).</summary>
     public bool MlpBiasEnabled => Architecture == ModelArchitecture.Llama && MlpBias;
@@ -132,6 +142,8 @@ public sealed record LlamaConfig
             {
                 ModelArchitecture.Mistral => r.OptionalPositiveInt("sliding_window"),
                 ModelArchitecture.Qwen2 when r.Bool("use_sliding_window", false) => r.OptionalPositiveInt("sliding_window") ?? 4096,
+                ModelArchitecture.Qwen3 when r.Bool("use_sliding_window", false) =>
+                    throw new ModelConfigException($"{source}: use_sliding_window true is not supported for Qwen3ForCausalLM (only full causal attention); set it to false"),
                 _ => null,
             };
             var config = new LlamaConfig
@@ -142,7 +154,7 @@ public sealed record LlamaConfig
                 NumHiddenLayers = r.RequiredPositiveInt("num_hidden_layers"),
                 NumAttentionHeads = heads,
                 NumKeyValueHeads = r.PositiveInt("num_key_value_heads", heads),
-                HeadDim = r.PositiveInt("head_dim", hidden / heads),
+                HeadDim = r.PositiveInt("head_dim", defaults.HeadDim ?? hidden / heads),
                 RmsNormEps = r.PositiveDouble("rms_norm_eps", defaults.RmsNormEps),
                 RopeTheta = ropeTheta,
                 RopeScaling = scaling,
@@ -150,10 +162,10 @@ public sealed record LlamaConfig
                 TieWordEmbeddings = r.Bool("tie_word_embeddings", false),
                 VocabSize = r.RequiredPositiveInt("vocab_size"),
                 TorchDtype = dtype,
-                AttentionBias = arch == ModelArchitecture.Llama && r.Bool("attention_bias", false),
+                AttentionBias = (arch is ModelArchitecture.Llama or ModelArchitecture.Qwen3) && r.Bool("attention_bias", false),
                 MlpBias = arch == ModelArchitecture.Llama && r.Bool("mlp_bias", false),
                 SlidingWindow = window,
-                MaxWindowLayers = arch == ModelArchitecture.Qwen2 ? r.NonNegativeInt("max_window_layers", 28) : 0,
+                MaxWindowLayers = arch is ModelArchitecture.Qwen2 or ModelArchitecture.Qwen3 ? r.NonNegativeInt("max_window_layers", 28) : 0,
                 BosTokenId = r.Has("bos_token_id") ? r.IntOrIntList("bos_token_id") is [var b, ..] ? b : null : null,
                 EosTokenIds = r.IntOrIntList("eos_token_id"),
             };
@@ -179,6 +191,7 @@ public sealed record LlamaConfig
             "llama" => ModelArchitecture.Llama,
             "mistral" => ModelArchitecture.Mistral,
             "qwen2" => ModelArchitecture.Qwen2,
+            "qwen3" => ModelArchitecture.Qwen3,
             null => throw new ModelConfigException($"{r.Source}: neither 'architectures' nor 'model_type' is set; add \"architectures\": [\"LlamaForCausalLM\"] (supported: {supported})"),
             var other => throw new ModelConfigException($"{r.Source}: model_type '{other}' is not supported (supported: {supported})"),
         };
@@ -203,11 +216,13 @@ public sealed record LlamaConfig
         };
     }
 
-    private static (double RopeTheta, double RmsNormEps, int MaxPositionEmbeddings) Defaults(ModelArchitecture arch) => arch switch
+    // transformers' config-class defaults; HeadDim null = hidden_size / num_attention_heads (Qwen3Config defaults to 128).
+    private static (double RopeTheta, double RmsNormEps, int MaxPositionEmbeddings, int? HeadDim) Defaults(ModelArchitecture arch) => arch switch
     {
-        ModelArchitecture.Mistral => (10000, 1e-6, 4096 * 32),
-        ModelArchitecture.Qwen2 => (10000, 1e-6, 32768),
-        _ => (10000, 1e-6, 2048),
+        ModelArchitecture.Mistral => (10000, 1e-6, 4096 * 32, null),
+        ModelArchitecture.Qwen2 => (10000, 1e-6, 32768, null),
+        ModelArchitecture.Qwen3 => (10000, 1e-6, 32768, 128),
+        _ => (10000, 1e-6, 2048, null),
     };
 
     /// <summary>Checks the shape rules the forward pass relies on; throws <see cref="ModelConfigException"/> naming <paramref name="source"/>.</summary>
@@ -288,6 +303,12 @@ public sealed record LlamaConfig
             case ModelArchitecture.Qwen2:
                 o["use_sliding_window"] = SlidingWindow is not null;
                 o["sliding_window"] = SlidingWindow;
+                o["max_window_layers"] = MaxWindowLayers;
+                break;
+            case ModelArchitecture.Qwen3:
+                o["attention_bias"] = AttentionBias;
+                o["use_sliding_window"] = false;
+                o["sliding_window"] = null;
                 o["max_window_layers"] = MaxWindowLayers;
                 break;
         }

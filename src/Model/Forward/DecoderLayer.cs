@@ -10,6 +10,7 @@ namespace Offload.Model.Forward;
 /// A Llama decoder layer, f32 compute from weights of any float dtype:
 /// h = x + o_proj(attn(rope(q_proj(n₁)), rope(k_proj(n₁)), v_proj(n₁))), n₁ = RMSNorm(x);
 /// y = h + down_proj(SiLU(gate_proj(n₂)) · up_proj(n₂)), n₂ = RMSNorm(h).
+/// Qwen3 normalizes every query and key head before RoPE: rope(q_norm(q_proj(n₁))), rope(k_norm(k_proj(n₁))).
 /// </summary>
 public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
 {
@@ -17,6 +18,8 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
     private readonly RotaryEmbedding _rope;
     private readonly float[] _inputNorm;
     private readonly float[] _postNorm;
+    private readonly float[]? _qNorm;
+    private readonly float[]? _kNorm;
     private readonly int? _window;
 
     /// <summary>A layer over <paramref name="weights"/>, which it owns (disposed with the layer).</summary>
@@ -28,6 +31,8 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
         _rope = rope;
         _inputNorm = weights.InputLayerNorm.ToFloatArray();
         _postNorm = weights.PostAttentionLayerNorm.ToFloatArray();
+        _qNorm = weights.QNorm?.ToFloatArray();
+        _kNorm = weights.KNorm?.ToFloatArray();
         _window = config.SlidingWindowOf(index);
     }
 
@@ -95,6 +100,9 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
         using var q = q0;
         using var k = k0;
         using var v = v0;
+        // Qwen3: RMSNorm over each head's head_dim values (rows of head_dim), in place, before RoPE.
+        if (_qNorm is not null) Normalization.RmsNorm(q.ReadOnlySpan<float>(), _qNorm, (float)c.RmsNormEps, q.Span<float>(), c.HeadDim);
+        if (_kNorm is not null) Normalization.RmsNorm(k.ReadOnlySpan<float>(), _kNorm, (float)c.RmsNormEps, k.Span<float>(), c.HeadDim);
         _rope.Apply(q.Span<float>(), c.NumAttentionHeads, seq, start);
         _rope.Apply(k.Span<float>(), c.NumKeyValueHeads, seq, start);
         Hooks?.QueryKeyPostRope(Index, q.Span<float>(), k.Span<float>(), batch * seq);

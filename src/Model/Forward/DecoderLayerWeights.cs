@@ -28,6 +28,12 @@ public sealed class DecoderLayerWeights : IDisposable
     public Tensor? UpBias { get; init; }                          // [intermediate]
     public Tensor? DownBias { get; init; }                        // [hidden]
 
+    /// <summary>Qwen3's per-head query RMSNorm weight (null for the other architectures). [head_dim]</summary>
+    public Tensor? QNorm { get; init; }
+
+    /// <summary>Qwen3's per-head key RMSNorm weight (null for the other architectures). [head_dim]</summary>
+    public Tensor? KNorm { get; init; }
+
     /// <summary>Optional fused layout: q, k, v rows concatenated (one GEMM instead of three). [q_dim + 2·kv_dim, hidden]</summary>
     public Tensor? QkvProj { get; init; }
     public Tensor? QkvBias { get; init; }                         // [q_dim + 2·kv_dim]
@@ -73,6 +79,8 @@ public sealed class DecoderLayerWeights : IDisposable
                 GateBias = B(ModuleNames.GateProj(layer)),
                 UpBias = B(ModuleNames.UpProj(layer)),
                 DownBias = B(ModuleNames.DownProj(layer)),
+                QNorm = taken.GetValueOrDefault(ModuleNames.Weight(ModuleNames.QNorm(layer))),
+                KNorm = taken.GetValueOrDefault(ModuleNames.Weight(ModuleNames.KNorm(layer))),
             };
         }
         catch
@@ -94,7 +102,7 @@ public sealed class DecoderLayerWeights : IDisposable
     /// <summary>The stored dtypes the forward pass converts to f32.</summary>
     public static bool IsReadable(DType dtype) => dtype is DType.F32 or DType.F16 or DType.BF16;
 
-    /// <summary>Every tensor with its Hugging Face name (biases only where present).</summary>
+    /// <summary>Every tensor with its Hugging Face name (biases and Qwen3's q/k norms only where present).</summary>
     public IEnumerable<(string Name, Tensor Tensor)> Named(int layer)
     {
         yield return (ModuleNames.Weight(ModuleNames.QProj(layer)), QProj);
@@ -105,6 +113,8 @@ public sealed class DecoderLayerWeights : IDisposable
         if (VBias is not null) yield return (ModuleNames.Bias(ModuleNames.VProj(layer)), VBias);
         yield return (ModuleNames.Weight(ModuleNames.OProj(layer)), OProj);
         if (OBias is not null) yield return (ModuleNames.Bias(ModuleNames.OProj(layer)), OBias);
+        if (QNorm is not null) yield return (ModuleNames.Weight(ModuleNames.QNorm(layer)), QNorm);
+        if (KNorm is not null) yield return (ModuleNames.Weight(ModuleNames.KNorm(layer)), KNorm);
         yield return (ModuleNames.Weight(ModuleNames.GateProj(layer)), GateProj);
         if (GateBias is not null) yield return (ModuleNames.Bias(ModuleNames.GateProj(layer)), GateBias);
         yield return (ModuleNames.Weight(ModuleNames.UpProj(layer)), UpProj);

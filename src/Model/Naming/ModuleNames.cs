@@ -26,6 +26,12 @@ public static class ModuleNames
     public static string KProj(int i) => Layer(i) + ".self_attn.k_proj";
     public static string VProj(int i) => Layer(i) + ".self_attn.v_proj";
     public static string OProj(int i) => Layer(i) + ".self_attn.o_proj";
+
+    /// <summary>Qwen3's per-head RMSNorm on the queries (weight [head_dim]).</summary>
+    public static string QNorm(int i) => Layer(i) + ".self_attn.q_norm";
+
+    /// <summary>Qwen3's per-head RMSNorm on the keys (weight [head_dim]).</summary>
+    public static string KNorm(int i) => Layer(i) + ".self_attn.k_norm";
     public static string Mlp(int i) => Layer(i) + ".mlp";
     public static string GateProj(int i) => Layer(i) + ".mlp.gate_proj";
     public static string UpProj(int i) => Layer(i) + ".mlp.up_proj";

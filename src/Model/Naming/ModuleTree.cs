@@ -4,7 +4,8 @@ namespace Offload.Model.Naming;
 
 /// <summary>
 /// The module tree and parameter list a config implies, in the order `model.named_modules()` and the
-/// state dict use for the Hugging Face class (`LlamaForCausalLM`, `MistralForCausalLM`, `Qwen2ForCausalLM`).
+/// state dict use for the Hugging Face class (`LlamaForCausalLM`, `MistralForCausalLM`, `Qwen2ForCausalLM`,
+/// `Qwen3ForCausalLM`, whose attention also holds q_norm and k_norm after o_proj).
 /// </summary>
 public static class ModuleTree
 {
@@ -29,6 +30,11 @@ public static class ModuleTree
             list.Add(new(ModuleNames.KProj(i), linear));
             list.Add(new(ModuleNames.VProj(i), linear));
             list.Add(new(ModuleNames.OProj(i), linear));
+            if (config.QkNorm)
+            {
+                list.Add(new(ModuleNames.QNorm(i), norm));
+                list.Add(new(ModuleNames.KNorm(i), norm));
+            }
             list.Add(new(ModuleNames.Mlp(i), [p + "MLP", "Module"]));
             list.Add(new(ModuleNames.GateProj(i), linear));
             list.Add(new(ModuleNames.UpProj(i), linear));
@@ -48,7 +54,7 @@ public static class ModuleTree
     /// </summary>
     public static IReadOnlyList<TensorSpec> LayerParameters(LlamaConfig c, int layer)
     {
-        long h = c.HiddenSize, q = c.QDim, kv = c.KvDim, inter = c.IntermediateSize;
+        long h = c.HiddenSize, q = c.QDim, kv = c.KvDim, inter = c.IntermediateSize, d = c.HeadDim;
         var list = new List<TensorSpec>(16)
         {
             new(ModuleNames.Weight(ModuleNames.QProj(layer)), [q, h]),
@@ -60,6 +66,11 @@ public static class ModuleTree
         if (c.QkvBias) list.Add(new(ModuleNames.Bias(ModuleNames.VProj(layer)), [kv]));
         list.Add(new(ModuleNames.Weight(ModuleNames.OProj(layer)), [h, q]));
         if (c.OProjBias) list.Add(new(ModuleNames.Bias(ModuleNames.OProj(layer)), [h]));
+        if (c.QkNorm)
+        {
+            list.Add(new(ModuleNames.Weight(ModuleNames.QNorm(layer)), [d]));
+            list.Add(new(ModuleNames.Weight(ModuleNames.KNorm(layer)), [d]));
+        }
         list.Add(new(ModuleNames.Weight(ModuleNames.GateProj(layer)), [inter, h]));
         if (c.MlpBiasEnabled) list.Add(new(ModuleNames.Bias(ModuleNames.GateProj(layer)), [inter]));
         list.Add(new(ModuleNames.Weight(ModuleNames.UpProj(layer)), [inter, h]));
@@ -88,6 +99,7 @@ public static class ModuleTree
     {
         ModelArchitecture.Mistral => "Mistral",
         ModelArchitecture.Qwen2 => "Qwen2",
+        ModelArchitecture.Qwen3 => "Qwen3",
         _ => "Llama",
     };
 }

@@ -16,7 +16,8 @@ namespace Offload.Model.Synthetic;
 /// <para>Statistics, chosen so that activations stay finite and O(1) at every depth: linears reading the normalized
 /// stream (q, k, v, gate, up) are N(0, 1/hidden); o_proj and down_proj are N(0, 1/fan_in) scaled by
 /// r/√(2·layers), r being the residual scale (the embedding's std); norms are 1 + N(0, 0.1²); biases N(0, 0.1²);
-/// lm_head N(0, 4/hidden) (logits of std ≈ 2). The embedding is N(0, r²) with r = 1, or 2/√hidden when tied to
+/// lm_head N(0, 4/hidden) (logits of std ≈ 2). Qwen3: q_proj and k_proj N(0, 16/hidden) and q/k norms
+/// 1.5 + N(0, 0.5²), which its per-head norms bring back to unit scale. The embedding is N(0, r²) with r = 1, or 2/√hidden when tied to
 /// lm_head. Outlier channels (see <see cref="SynthOptions"/>) get sign·scale·r·(1 + 0.25·N(0, 1)).</para>
 /// </summary>
 public static class SyntheticCheckpoint
@@ -176,6 +177,8 @@ public static class SyntheticCheckpoint
             var rng = GaussianStream.For(_o.Seed, name);
             double h = _c.HiddenSize, depth = Math.Sqrt(2.0 * _c.NumHiddenLayers);
             if (name == ModuleNames.Weight(ModuleNames.EmbedTokens)) return new EmbeddingFiller(rng, this, _o, _c.HiddenSize);
+            // Qwen3's per-head q/k norms: 1.5 + N(0, 0.5²), far enough from ones that a dropped or misplaced norm shows.
+            if (name.EndsWith("q_norm.weight", StringComparison.Ordinal) || name.EndsWith("k_norm.weight", StringComparison.Ordinal)) return new Filler(rng, 0.5, 1.5);
             if (name.EndsWith("norm.weight", StringComparison.Ordinal)) return new Filler(rng, 0.1, 1.0);
             if (name.EndsWith(".bias", StringComparison.Ordinal))
             {
@@ -186,6 +189,9 @@ public static class SyntheticCheckpoint
             var fanIn = spec.Shape[1];
             var std = 1 / Math.Sqrt(fanIn);
             if (name.Contains("o_proj", StringComparison.Ordinal) || name.Contains("down_proj", StringComparison.Ordinal)) std *= ResidualScale / depth;
+            // With q/k norms (Qwen3) the projections' scale is normalized away per head, as in the trained models whose
+            // raw q/k are large: 4× here, so that attention without the norms would be much sharper.
+            if (_c.QkNorm && (name.Contains("q_proj", StringComparison.Ordinal) || name.Contains("k_proj", StringComparison.Ordinal))) std *= 4;
             return new Filler(rng, std, 0);
         }
 

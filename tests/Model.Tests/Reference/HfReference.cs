@@ -4,9 +4,10 @@ using Offload.Model.SafeTensors;
 namespace Offload.Model.Tests.Reference;
 
 /// <summary>
-/// An independent float64 forward pass of the Hugging Face Llama/Mistral/Qwen2 modelling code, written from the
+/// An independent float64 forward pass of the Hugging Face Llama/Mistral/Qwen2/Qwen3 modelling code, written from the
 /// transformers semantics (rotate-half RoPE with default/linear/llama3 frequencies, repeat_kv GQA, causal and sliding
-/// masks, q/k/v/o and MLP biases, SwiGLU, tied or untied lm_head), one token at a time. Reads only data from
+/// masks, q/k/v/o and MLP biases, Qwen3's per-head q_norm/k_norm between the projection and RoPE, SwiGLU, tied or
+/// untied lm_head), one token at a time. Reads only data from
 /// src/Model (the config record, tensors through the safetensors reader); computes nothing with it.
 /// </summary>
 public sealed class HfReference
@@ -74,8 +75,15 @@ public sealed class HfReference
             for (var t = 0; t < n; t++)
             {
                 var xn = Norm(x[t], W(p + "input_layernorm.weight"));
-                q[t] = Rope(Lin(xn, W(p + "self_attn.q_proj.weight"), B(p + "self_attn.q_proj.bias")), nh, t);
-                k[t] = Rope(Lin(xn, W(p + "self_attn.k_proj.weight"), B(p + "self_attn.k_proj.bias")), nkv, t);
+                var qp = Lin(xn, W(p + "self_attn.q_proj.weight"), B(p + "self_attn.q_proj.bias"));
+                var kp = Lin(xn, W(p + "self_attn.k_proj.weight"), B(p + "self_attn.k_proj.bias"));
+                if (_c.Architecture == ModelArchitecture.Qwen3)
+                {
+                    qp = HeadNorm(qp, nh, W(p + "self_attn.q_norm.weight"));
+                    kp = HeadNorm(kp, nkv, W(p + "self_attn.k_norm.weight"));
+                }
+                q[t] = Rope(qp, nh, t);
+                k[t] = Rope(kp, nkv, t);
                 v[t] = Lin(xn, W(p + "self_attn.v_proj.weight"), B(p + "self_attn.v_proj.bias"));
             }
             var window = _c.SlidingWindowOf(l);
@@ -125,6 +133,21 @@ public sealed class HfReference
         var ms = x.Sum(v => v * v) / x.Length;
         var inv = 1 / Math.Sqrt(ms + _c.RmsNormEps);
         return x.Select((v, i) => w[i] * v * inv).ToArray();
+    }
+
+    // Qwen3RMSNorm over the last axis of the [heads, head_dim] view: each head normalized on its own.
+    private double[] HeadNorm(double[] x, int heads, double[] w)
+    {
+        var hd = _c.HeadDim;
+        var y = new double[x.Length];
+        for (var head = 0; head < heads; head++)
+        {
+            double ms = 0;
+            for (var i = 0; i < hd; i++) ms += x[head * hd + i] * x[head * hd + i];
+            var inv = 1 / Math.Sqrt(ms / hd + _c.RmsNormEps);
+            for (var i = 0; i < hd; i++) y[head * hd + i] = w[i] * x[head * hd + i] * inv;
+        }
+        return y;
     }
 
     // y = W x + b, W: [out, in]
