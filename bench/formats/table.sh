@@ -19,8 +19,11 @@ row() { # model label scheme method ignore samples seq
   printf 'quant_stage:\n  quant_modifiers:\n    %s: {targets: [Linear], scheme: %s, ignore: [%s]}\n' "$modifier" "$scheme" "$ignore" > "$dir.yaml"
   local t0 t1 nll size
   t0=$(date +%s.%N)
-  $offload compress --model "$model" --recipe "$dir.yaml" --dataset $data/tinystories_valid_head.txt --dataset-split last \
-    --samples "$samples" --seq-len "$seq" --devices cpu:0 --device-memory 1GiB --out "$dir" --progress none >/dev/null
+  if ! $offload compress --model "$model" --recipe "$dir.yaml" --dataset $data/tinystories_valid_head.txt --dataset-split last \
+    --samples "$samples" --seq-len "$seq" --devices cpu:0 --device-memory 1GiB --out "$dir" --progress none >/dev/null 2>"$dir.err"; then
+    printf '| %s | %s | %s | refused: %s | - | - |\n' "$label" "$scheme" "$method" "$(sed 's/|/\\|/g' "$dir.err" | head -c 160)"
+    return
+  fi
   t1=$(date +%s.%N)
   nll=$($offload eval --model "$dir" --text $data/tinystories_valid_head.txt --seq-len "$seq" --windows "$samples" | awk '/mean NLL/ {print $3}')
   size=$(du -b "$dir"/*.safetensors | awk '{s += $1} END {print s}')
@@ -36,7 +39,7 @@ for m in stories260K synth; do
   if [ $m = stories260K ]; then samples=64 seq=512; else samples=16 seq=256; fi
   base=$($offload eval --model "$model" --text $data/tinystories_valid_head.txt --seq-len "$seq" --windows "$samples" | awk '/mean NLL/ {print $3}')
   printf '| %s | (unquantized) | - | %s | %s | - |\n' "$m" "$base" "$(du -b "$model"/*.safetensors | awk '{s += $1} END {print s}')"
-  for scheme in W4A16 W8A8 W4AFP8 FP8_DYNAMIC FP8_BLOCK MXFP8A16 MXFP8 NVFP4A16 MXFP4A16 MXFP4; do
+  for scheme in W4A16 W8A8 W4AFP8 FP8 FP8_DYNAMIC FP8_BLOCK MXFP8A16 MXFP8 NVFP4A16 NVFP4 MXFP4A16 MXFP4; do
     ignore=lm_head
     case $scheme in NVFP4*|MXFP4*) [ $m = stories260K ] && ignore='lm_head, "re:.*down_proj"';; esac
     for method in rtn gptq; do row "$model" "$m" "$scheme" "$method" "$ignore" "$samples" "$seq"; done

@@ -111,7 +111,10 @@ public sealed class SpinQuantInvarianceTests(RotationModels models)
         var pplRot = PerplexityEvaluator.Evaluate(rotModel, models.SyntheticStream, seq).Perplexity;
         // The random synthetic model's perplexity is ~1864, where 4 decimals would be 5e-8 relative, below f32 forward
         // noise; compare relatively (stories260K, a real model, is checked to 4 decimals above).
-        Assert.True(Math.Abs(pplRot - pplRef) <= SyntheticPplRelative * pplRef, $"perplexity {pplRef:F4} → {pplRot:F4}");
+        // random-matrix is not orthogonal: its inverse (an LU solve) adds round-off, so it gets the logits' 1e-5 bound
+        // (measured here: 1.2e-6 with OpenBLAS on the 2-core AVX-512 machine).
+        var bound = type == "random-matrix" ? F32RelativeL2 : SyntheticPplRelative;
+        Assert.True(Math.Abs(pplRot - pplRef) <= bound * pplRef, $"perplexity {pplRef:F4} → {pplRot:F4}");
     }
 
     [Fact]

@@ -31,7 +31,7 @@ public sealed class Qwen3CompressTests(ITestOutputHelper output)
 
         var compress = OffloadChild.Run(
         [
-            "compress", "--model", model, "--scheme", "W4A16", "--method", "gptq", "--rotations", "R1,R2,R4",
+            "compress", "--model", model, "--scheme", "W4A16", "--method", "gptq", "--rotations", "R1,R2,R4", "--transform-type", "random-hadamard",
             "--dataset", text, "--samples", "8", "--seq-len", "32", "--batch", "2",
             "--devices", "cpu:0,cpu:1", "--device-memory", "8MiB", "--out", outDir, "--progress", "none",
         ]);
