@@ -21,7 +21,7 @@ row() { # model label scheme method ignore samples seq
   t0=$(date +%s.%N)
   if ! $offload compress --model "$model" --recipe "$dir.yaml" --dataset $data/tinystories_valid_head.txt --dataset-split last \
     --samples "$samples" --seq-len "$seq" --devices cpu:0 --device-memory 1GiB --out "$dir" --progress none >/dev/null 2>"$dir.err"; then
-    printf '| %s | %s | %s | refused: %s | - | - |\n' "$label" "$scheme" "$method" "$(sed 's/|/\\|/g' "$dir.err" | head -c 160)"
+    printf '| %s | %s | %s | refused: %s | - | - |\n' "$label" "$scheme" "$method" "$(grep "^offload:" "$dir.err" | sed 's/|/\\|/g' | head -c 140)"
     return
   fi
   t1=$(date +%s.%N)
