@@ -1,4 +1,5 @@
-using Offload.Actors;
+using Akka.Actor;
+using Offload.Runtime;
 using Offload.Tensors;
 
 namespace Offload.DeviceActors;
@@ -12,7 +13,7 @@ namespace Offload.DeviceActors;
 /// prefetch — until releases free memory. A request larger than the whole budget fails at once with
 /// <see cref="DeviceMemoryException"/>.
 /// </summary>
-public sealed class DeviceActor : ReceiveActor
+public sealed class DeviceActor : TracedReceiveActor
 {
     private readonly DeviceOptions _options;
     private readonly DeviceMemory _memory;
@@ -26,7 +27,8 @@ public sealed class DeviceActor : ReceiveActor
     private long _transfers;
     private long _hits;
 
-    private DeviceActor(DeviceOptions options, DeviceMemory memory, DeviceTransformCache? transforms)
+    /// <summary>Use <see cref="Props"/> (Akka.NET creates the actor through this public constructor).</summary>
+    public DeviceActor(DeviceOptions options, DeviceMemory memory, DeviceTransformCache? transforms)
     {
         _options = options;
         _memory = memory;
@@ -47,7 +49,7 @@ public sealed class DeviceActor : ReceiveActor
     public static Props Props(DeviceOptions options, DeviceMemory memory, DeviceTransformCache? transforms = null)
     {
         options.Validate();
-        return Actors.Props.Create(() => new DeviceActor(options, memory, transforms));
+        return Akka.Actor.Props.Create(() => new DeviceActor(options, memory, transforms));
     }
 
     // ---- messages ------------------------------------------------------------------------------------------------

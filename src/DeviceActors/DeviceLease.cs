@@ -1,4 +1,4 @@
-using Offload.Actors;
+using Akka.Actor;
 using Offload.Protocol;
 using Offload.Tensors;
 

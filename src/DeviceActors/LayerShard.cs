@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using Offload.Actors;
+using Akka.Actor;
+using Offload.Runtime;
 using Offload.Compression.Sequential;
 using Offload.Model.Evaluation;
 using Offload.Model.Forward;
@@ -15,7 +16,7 @@ namespace Offload.DeviceActors;
 /// <see cref="Prefetch"/>), runs its forward on a batch, and offloads (unpins; the copies stay cached on the device
 /// until evicted). One message at a time; replicas on different devices run in parallel.
 /// </summary>
-public sealed class LayerShard : ReceiveActor
+public sealed class LayerShard : TracedReceiveActor
 {
     private readonly ShardSpec _spec;
     private readonly ShardParameters _parameters;
@@ -28,7 +29,8 @@ public sealed class LayerShard : ReceiveActor
     private OutputHead? _head;
     private TimeSpan _onloadWait;
 
-    private LayerShard(ShardSpec spec, ShardParameters parameters, DeviceClient device, RotaryEmbedding rope, IActivationHooks? hooks)
+    /// <summary>Use <see cref="Props"/> (Akka.NET creates the actor through this public constructor).</summary>
+    public LayerShard(ShardSpec spec, ShardParameters parameters, DeviceClient device, RotaryEmbedding rope, IActivationHooks? hooks)
     {
         _spec = spec;
         _parameters = parameters;
@@ -51,7 +53,7 @@ public sealed class LayerShard : ReceiveActor
 
     /// <param name="hooks">online transforms run inside the decoder layer's forward (SpinQuant R3/R4), or null.</param>
     public static Props Props(ShardSpec spec, ShardParameters parameters, DeviceClient device, RotaryEmbedding rope, IActivationHooks? hooks = null) =>
-        Actors.Props.Create(() => new LayerShard(spec, parameters, device, rope, hooks));
+        Akka.Actor.Props.Create(() => new LayerShard(spec, parameters, device, rope, hooks));
 
     // ---- messages ------------------------------------------------------------------------------------------------
 
@@ -111,13 +113,14 @@ public sealed class LayerShard : ReceiveActor
     private async Task Reply(Func<Task<object>> work)
     {
         var sender = Sender;
+        var self = Self;
         try
         {
-            sender.Tell(await work().ConfigureAwait(false), Self);
+            sender.Tell(await work(), self);
         }
         catch (Exception ex)
         {
-            sender.Tell(new Status.Failure(ex), Self);
+            sender.Tell(new Status.Failure(ex), self);
         }
     }
 
@@ -136,7 +139,7 @@ public sealed class LayerShard : ReceiveActor
         else _device.Promote(_spec.Name);
         try
         {
-            _lease = await _pending!.ConfigureAwait(false);
+            _lease = await _pending!;
         }
         finally
         {
@@ -160,10 +163,10 @@ public sealed class LayerShard : ReceiveActor
     {
         if (_spec.Kind != ShardKind.Decoder) throw new InvalidOperationException($"{_spec.Name} is not a decoder layer");
         var sw = Stopwatch.StartNew();
-        await EnsureOnloaded().ConfigureAwait(false);
+        await EnsureOnloaded();
         var context = new ShardLayerContext(_spec.LayerIndex, _parameters, _lease!, _device.Transforms);
         m.Work(context);
-        if (context.Modified) await OnOffload(drop: true).ConfigureAwait(false);
+        if (context.Modified) await OnOffload(drop: true);
         return new ModifyDone(_spec.Name, context.Modified, sw.Elapsed);
     }
 
@@ -171,7 +174,7 @@ public sealed class LayerShard : ReceiveActor
     {
         if (_spec.Kind != ShardKind.Decoder) throw new InvalidOperationException($"{_spec.Name} is not a decoder layer");
         var before = _onloadWait;
-        await EnsureOnloaded().ConfigureAwait(false);
+        await EnsureOnloaded();
         var wait = _onloadWait - before;
         var sw = Stopwatch.StartNew();
         var output = _layer!.Forward(m.Input);
@@ -182,7 +185,7 @@ public sealed class LayerShard : ReceiveActor
     {
         if (_spec.Kind != ShardKind.Head) throw new InvalidOperationException($"{_spec.Name} is not the head");
         var before = _onloadWait;
-        await EnsureOnloaded().ConfigureAwait(false);
+        await EnsureOnloaded();
         var wait = _onloadWait - before;
         var sw = Stopwatch.StartNew();
         var rows = checked((int)m.Hidden.Dim(0));
@@ -217,7 +220,7 @@ public sealed class LayerShard : ReceiveActor
             _device.Promote(_spec.Name);
             try
             {
-                _lease = await _pending.ConfigureAwait(false);
+                _lease = await _pending;
             }
             finally
             {
@@ -230,7 +233,7 @@ public sealed class LayerShard : ReceiveActor
         _head = null;
         _lease?.Dispose();
         _lease = null;
-        if (drop) await _device.DropAsync(_spec.Name).ConfigureAwait(false);
+        if (drop) await _device.DropAsync(_spec.Name);
         return new Offloaded(_spec.Name);
     }
 

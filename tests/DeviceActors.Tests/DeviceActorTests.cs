@@ -1,22 +1,20 @@
-using Offload.Actors;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
 using Offload.Protocol;
 using Offload.Tensors;
 using Xunit;
 
 namespace Offload.DeviceActors.Tests;
 
-public sealed class DeviceActorTests : IDisposable
+public sealed class DeviceActorTests : TestKit
 {
     /// <summary>Real-time bound for an asynchronous reply (a safety net, never a sleep).</summary>
     private static readonly TimeSpan Safety = TimeSpan.FromSeconds(20);
 
     private static readonly DeviceId Cpu1 = new(DeviceKind.Cpu, 1);
-    private readonly ActorSystem _system = ActorSystem.Create("device-tests");
-
-    public void Dispose() => _system.Terminate().Wait(Safety);
 
     private DeviceClient Start(long budget, double? bandwidth = null, ITransferDelay? delay = null) =>
-        DeviceClient.Start(_system, new DeviceOptions(Cpu1, budget) { BandwidthBytesPerSecond = bandwidth, Delay = delay });
+        DeviceClient.Start(Sys, new DeviceOptions(Cpu1, budget) { BandwidthBytesPerSecond = bandwidth, Delay = delay });
 
     private static Tensor Floats(int n, int seed)
     {
@@ -175,5 +173,60 @@ public sealed class DeviceActorTests : IDisposable
             Requested.TrySetResult(duration);
             await Release.Task.WaitAsync(cancellationToken);
         }
+    }
+
+    // ---- the actor's protocol, driven by a TestProbe ----------------------------------------------------------------
+
+    [Fact]
+    public void A_request_larger_than_the_whole_budget_fails_at_once_naming_the_device()
+    {
+        var dev = Start(budget: 1000);
+        var probe = CreateTestProbe();
+        probe.Send(dev.Actor, new DeviceActor.Reserve("layer-9", "forward", 2000));
+        var failure = probe.ExpectMsg<Status.Failure>(Safety);
+        var ex = Assert.IsType<DeviceMemoryException>(failure.Cause);
+        Assert.Contains(Cpu1.ToString(), ex.Message);
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void A_waiting_demand_is_served_before_an_earlier_prefetch_and_the_prefetch_waits_for_memory()
+    {
+        var dev = Start(budget: 1000);
+        var probe = CreateTestProbe();
+        probe.Send(dev.Actor, new DeviceActor.Reserve("#ws", "forward", 800));
+        var held = probe.ExpectMsg<DeviceLease>(Safety);
+        using var w = Floats(175, 1); // 700 B
+        probe.Send(dev.Actor, new DeviceActor.Onload("prefetched", Sources(("w", w)), Prefetch: true));
+        probe.Send(dev.Actor, new DeviceActor.Reserve("demanded", "forward", 400));
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // 200 B free: neither fits yet
+
+        held.Dispose(); // 1000 B evictable: the demand (400) goes first; the prefetch (700) no longer fits beside it
+        var demand = probe.ExpectMsg<DeviceLease>(Safety);
+        Assert.Equal("demanded", demand.Owner);
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        demand.Dispose();
+        var prefetch = probe.ExpectMsg<DeviceLease>(Safety);
+        Assert.Equal("prefetched", prefetch.Owner);
+        Assert.Equal(w.ToFloatArray(), prefetch["w"].ToFloatArray());
+        prefetch.Dispose();
+    }
+
+    [Fact]
+    public void Drop_frees_the_unpinned_copies_of_one_owner_only()
+    {
+        var dev = Start(budget: 4096);
+        var probe = CreateTestProbe();
+        using var a = Floats(100, 1); // 400 B
+        using var b = Floats(50, 2);  // 200 B
+        probe.Send(dev.Actor, new DeviceActor.Onload("l0", Sources(("a", a)), Prefetch: false));
+        probe.ExpectMsg<DeviceLease>(Safety).Dispose();
+        probe.Send(dev.Actor, new DeviceActor.Onload("l1", Sources(("b", b)), Prefetch: false));
+        probe.ExpectMsg<DeviceLease>(Safety).Dispose();
+        probe.Send(dev.Actor, new DeviceActor.Drop("l0"));
+        Assert.Equal(400, probe.ExpectMsg<DeviceActor.Dropped>(Safety).FreedBytes);
+        probe.Send(dev.Actor, DeviceActor.GetStats.Instance);
+        Assert.Equal(200, probe.ExpectMsg<DeviceStats>(Safety).ResidentBytes);
     }
 }

@@ -1,4 +1,4 @@
-using Offload.Actors;
+using Akka.Actor;
 using Offload.Compression.Sequential;
 using Offload.Protocol;
 using Offload.Protocol.Telemetry;

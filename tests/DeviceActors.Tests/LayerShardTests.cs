@@ -1,4 +1,5 @@
-using Offload.Actors;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
 using Offload.Model.Config;
 using Offload.Model.Forward;
 using Offload.Model.Naming;
@@ -11,10 +12,9 @@ using Xunit;
 
 namespace Offload.DeviceActors.Tests;
 
-public sealed class LayerShardTests : IDisposable
+public sealed class LayerShardTests : TestKit
 {
     private static readonly TimeSpan Safety = TimeSpan.FromSeconds(30);
-    private readonly ActorSystem _system = ActorSystem.Create("shard-tests");
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"offload-shard-{Guid.NewGuid():N}");
 
     private static readonly SynthOptions Tiny = new()
@@ -22,10 +22,10 @@ public sealed class LayerShardTests : IDisposable
         Layers = 2, Hidden = 32, Intermediate = 64, Heads = 4, KvHeads = 2, Vocab = 64, DType = DType.BF16, Seed = 11,
     };
 
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        _system.Terminate().Wait(Safety);
-        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+        base.Dispose(disposing);
+        if (disposing && Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
     [Fact]
@@ -35,9 +35,9 @@ public sealed class LayerShardTests : IDisposable
         using var checkpoint = SafetensorsCheckpoint.Open(_dir);
         using var parameters = new ShardParameters("layer-1", ModuleTree.LayerParameters(config, 1).Select(p => (p.Name, checkpoint.Get(p.Name))).ToList());
         Assert.All(parameters.Names, n => Assert.Equal(ParameterTier.Mapped, parameters.TierOf(n)));
-        var device = DeviceClient.Start(_system, new DeviceOptions(new DeviceId(DeviceKind.Cpu, 2), 1 << 20));
+        var device = DeviceClient.Start(Sys, new DeviceOptions(new DeviceId(DeviceKind.Cpu, 2), 1 << 20));
         var rope = new RotaryEmbedding(config);
-        var shard = _system.ActorOf(LayerShard.Props(ShardSpec.Decoder(config, 1), parameters, device, rope), "layer-1");
+        var shard = Sys.ActorOf(LayerShard.Props(ShardSpec.Decoder(config, 1), parameters, device, rope), "layer-1");
 
         using var input = RandomHidden(2, 5, config.HiddenSize, seed: 3);
         var done = await shard.Ask<LayerShard.ForwardDone>(new LayerShard.Forward(0, input), Safety);
@@ -87,8 +87,8 @@ public sealed class LayerShardTests : IDisposable
         var config = SyntheticCheckpoint.Write(_dir, Tiny);
         using var checkpoint = SafetensorsCheckpoint.Open(_dir);
         using var parameters = new ShardParameters("layer-0", ModuleTree.LayerParameters(config, 0).Select(p => (p.Name, checkpoint.Get(p.Name))).ToList());
-        var device = DeviceClient.Start(_system, new DeviceOptions(new DeviceId(DeviceKind.Cpu, 3), 1000));
-        var shard = _system.ActorOf(LayerShard.Props(ShardSpec.Decoder(config, 0), parameters, device, new RotaryEmbedding(config)), "layer-0");
+        var device = DeviceClient.Start(Sys, new DeviceOptions(new DeviceId(DeviceKind.Cpu, 3), 1000));
+        var shard = Sys.ActorOf(LayerShard.Props(ShardSpec.Decoder(config, 0), parameters, device, new RotaryEmbedding(config)), "layer-0");
         using var input = RandomHidden(1, 3, config.HiddenSize, seed: 1);
         var ex = await Assert.ThrowsAsync<DeviceMemoryException>(() => shard.Ask<LayerShard.ForwardDone>(new LayerShard.Forward(0, input), Safety));
         Assert.Equal(parameters.Bytes, ex.NeededBytes);

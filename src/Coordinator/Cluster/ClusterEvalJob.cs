@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
-using Offload.Actors;
+using Akka.Actor;
 using Offload.Actors.Cluster;
 using Offload.Coordinator.Job;
 using Offload.DeviceActors;
@@ -77,7 +77,7 @@ public static class ClusterEvalJob
         using var embedParams = new ShardParameters("embed", [(embedName, checkpoint.Get(embedName))]);
         using var headParams = new ShardParameters("head", [(normName, checkpoint.Get(normName)), (headName, checkpoint.Get(config.TieWordEmbeddings ? embedName : headName))]);
 
-        var system = ActorSystem.Create("offload-driver");
+        var system = global::Offload.Runtime.LocalActorSystem.Create("offload-driver");
         var device = DeviceClient.Start(system, new DeviceOptions(options.Devices[0], options.DeviceMemoryBytes));
         using var store = new TensorStore();
         await using var server = await TensorServer.StartAsync(store, cluster.DriverBind, 0, cluster.DriverHost, loggerFactory, ct).ConfigureAwait(false);

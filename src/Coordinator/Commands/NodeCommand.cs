@@ -49,7 +49,10 @@ public static class NodeCommand
         var (settings, me) = file.ForNode(nodeId);
         using var loggers = StderrLoggerProvider.Factory(verbose ? LogLevel.Debug : LogLevel.Information, $"[{me.Id}] ");
         using var system = ActorSystem.Create("node-" + me.Id, new ActorSystemOptions { LoggerFactory = loggers });
-        var devices = me.Devices.Select(d => DeviceClient.Start(system, new DeviceOptions(d, me.DeviceMemoryBytes))).ToList();
+        // The devices and their layer replicas are Akka.NET actors in a local system of their own.
+        var deviceSystem = global::Offload.Runtime.LocalActorSystem.Create("node-devices");
+        await using var stopDevices = new AsyncStop(deviceSystem);
+        var devices = me.Devices.Select(d => DeviceClient.Start(deviceSystem, new DeviceOptions(d, me.DeviceMemoryBytes))).ToList();
         using var store = new TensorStore();
         await using var server = await TensorServer.StartAsync(store, me.DataPlaneBind, me.DataPlanePort, me.DataPlaneHost, loggers, ct);
         using var pulls = new TensorClient();
@@ -91,5 +94,11 @@ public static class NodeCommand
         var left = await clusterNode.LeaveAsync(settings.HandOffTimeout * 2, CancellationToken.None);
         Console.WriteLine(left ? $"node {me.Id} left the cluster" : $"node {me.Id} stops without a completed leave (no coordinator answered)");
         return left ? CliRunner.Success : CliRunner.RunFailure;
+    }
+
+    /// <summary>Terminates the devices' actor system when the node's run ends.</summary>
+    private sealed class AsyncStop(Akka.Actor.ActorSystem system) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => new(system.Terminate());
     }
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Offload.Actors;
+using Akka.Actor;
 using Offload.Compression.Sequential;
 using Offload.DeviceActors;
 using Offload.Model;
@@ -95,7 +95,7 @@ public static class LayerwiseEvalJob
                         bytes + workspace, options.DeviceMemoryBytes);
             }
 
-            system = ActorSystem.Create("offload-job");
+            system = global::Offload.Runtime.LocalActorSystem.Create("offload-job");
             foreach (var d in options.Devices.Take(Math.Min(options.Devices.Count, batchCount)))
             {
                 devices.Add(DeviceClient.Start(system, new DeviceOptions(d, options.DeviceMemoryBytes)

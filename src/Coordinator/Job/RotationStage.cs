@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Offload.Actors;
+using Akka.Actor;
 using Offload.Compression.Checkpoint;
 using Offload.Compression.Lifecycle;
 using Offload.Compression.Recipes;
@@ -58,7 +58,7 @@ public static class RotationStage
         if (Directory.Exists(full)) throw new OffloadException($"{full}: the rotated model folder already exists; remove it");
         var temp = full + ".tmp";
         if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-        var system = ActorSystem.Create("offload-rotate");
+        var system = global::Offload.Runtime.LocalActorSystem.Create("offload-rotate");
         var devices = new List<DeviceClient>();
         try
         {

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using Offload.Actors;
+using Akka.Actor;
 using Offload.Actors.Cluster;
+using ReceiveActor = Offload.Actors.ReceiveActor;
+using Status = Offload.Actors.Status;
 using Offload.Model.Naming;
 using Offload.Protocol.Cluster;
 using Offload.Protocol.Telemetry;
@@ -85,7 +87,7 @@ internal sealed class LayerWorkEntity : ReceiveActor
         var l = run.Layer;
         if (l < 0 || l >= config.NumHiddenLayers) throw new ArgumentOutOfRangeException(nameof(run), $"layer {l} is outside 0..{config.NumHiddenLayers - 1}");
         var spec = ShardSpec.Decoder(config, l);
-        var system = Context.System; // replicas are top-level actors: this handler continues after awaits, off the entity's turn
+        var system = _host.Devices[0].System; // the replicas live in the devices' Akka.NET actor system
         var inputs = new List<Tensor>();
         var outputs = new List<Tensor>();
         var replicas = new List<IActorRef>();
