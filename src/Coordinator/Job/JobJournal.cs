@@ -145,6 +145,80 @@ public sealed class JobJournal
         if (previous is not null && previous != name) File.Delete(Path.Combine(Dir, previous));
     }
 
+    // ---- the coordinator's journal: files here, progress as events (JobCoordinator) -------------------------------
+
+    /// <summary>
+    /// Writes layer <paramref name="layer"/>'s outputs for every batch durably (temporary name, fsync, rename) → the
+    /// file's name and SHA-256, which the coordinator records. Kill point: layer:L:before-rename.
+    /// </summary>
+    public (string Name, string Sha256) WriteActivations(int layer, ActivationSet outputs)
+    {
+        var name = string.Create(CultureInfo.InvariantCulture, $"acts-{layer:D4}.safetensors");
+        var tensors = new List<(string, Tensor)>(Batches);
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        try
+        {
+            for (var b = 0; b < Batches; b++) tensors.Add((BatchName(b), outputs.Get(b)));
+            var descriptors = tensors.Select(t => new TensorDescriptor(t.Item1, t.Item2.DType, t.Item2.Shape.ToArray())).ToArray();
+            var header = SafetensorsWriter.BuildHeader(descriptors, null);
+            DurableFile.Write(Path.Combine(Dir, name), fs =>
+            {
+                using var hashed = new HashingStream(fs, sha);
+                Span<byte> len = stackalloc byte[8];
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
+                hashed.Write(len);
+                hashed.Write(header);
+                foreach (var (_, t) in tensors) SafetensorsWriter.WriteData(hashed, t);
+            }, () => JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{layer}:before-rename")));
+        }
+        finally
+        {
+            foreach (var (_, t) in tensors) t.Dispose();
+        }
+        return (name, Convert.ToHexStringLower(sha.GetHashAndReset()));
+    }
+
+    /// <summary>The outputs in journal file <paramref name="name"/>, after checking its SHA-256 against the recorded one.</summary>
+    public ActivationSet LoadActivations(ActivationSpace space, string name, string sha256)
+    {
+        var path = Path.Combine(Dir, name);
+        if (!File.Exists(path))
+            throw new JobException($"{path}: the recorded outputs of the last committed layer are missing; delete {Path.GetDirectoryName(Dir)} to start afresh");
+        using (var stream = File.OpenRead(path))
+        {
+            var actual = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
+            if (actual != sha256)
+                throw new JobException($"{path}: damaged (its SHA-256 is not the recorded one); delete {Path.GetDirectoryName(Dir)} to start afresh");
+        }
+        ActivationsFile = name;
+        return LoadActivations(space) ?? throw new InvalidOperationException("no activations file");
+    }
+
+    /// <summary>Deletes a journal file no longer needed (the outputs of a layer before the last committed one).</summary>
+    public void Delete(string name) => File.Delete(Path.Combine(Dir, name));
+
+    /// <summary>A write-through stream that feeds every byte to a hash.</summary>
+    private sealed class HashingStream(Stream inner, System.Security.Cryptography.IncrementalHash hash) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            hash.AppendData(buffer);
+            inner.Write(buffer);
+        }
+    }
+
     private static string BatchName(int b) => string.Create(CultureInfo.InvariantCulture, $"batch.{b:D6}");
 
     private static JsonObject ReadJson(string path)

@@ -1,0 +1,187 @@
+using System.Globalization;
+using Akka.Actor;
+using Akka.Persistence;
+
+namespace Offload.Coordinator.Job;
+
+/// <summary>
+/// The job coordinator: an event-sourced actor that runs the sequential layer-wise state machine — embed (or load the
+/// last committed layer's outputs), then per layer: run (calibrate, SEQUENTIAL_EPOCH_END, propagate), commit the
+/// outputs to the journal folder and persist <see cref="LayerCommitted"/>, advance — then the head and finalize. The
+/// events (<see cref="JobStarted"/> with the job's identity, <see cref="LayerCommitted"/> with the content hash of the
+/// file it wrote, <see cref="JobFinished"/>) are its whole state: <c>--resume</c> is a replay, and a committed layer's
+/// file is checked against its hash before it is used. Bulk data stays in files; events carry names and hashes only.
+/// <code>
+///  Run ─► [persist JobStarted] ─► Started ─► LayerRan(l) ─► write acts-l ─► persist LayerCommitted(l) ─► … ─► Finished ─► persist JobFinished ─► report
+/// </code>
+/// Every step's work runs off the actor (piped back as a message), so the actor only sequences and records.
+/// </summary>
+internal sealed class JobCoordinator : ReceivePersistentActor
+{
+    /// <summary>One job per work folder (its journal database): the persistence id is fixed.</summary>
+    public const string JobPersistenceId = "offload-job";
+
+    private readonly JobFingerprint _fingerprint;
+    private readonly LayerPipeline _pipeline;
+    private readonly JobJournal? _journal;
+    private readonly ActivationSpace _space;
+    private readonly ActorSystem _system;
+    private JobStarted? _started;
+    private LayerCommitted? _last;
+    private readonly TaskCompletionSource<LayerwiseEvalReport> _done;
+
+    /// <param name="done">completed with the job's report, or faulted with its exception (also when the actor stops early).</param>
+    public JobCoordinator(JobFingerprint fingerprint, LayerPipeline pipeline, JobJournal? journal, ActivationSpace space, TaskCompletionSource<LayerwiseEvalReport> done)
+    {
+        _done = done;
+        _fingerprint = fingerprint;
+        _pipeline = pipeline;
+        _journal = journal;
+        _space = space;
+        _system = Context.System;
+        Recover<JobStarted>(e => _started = e);
+        Recover<LayerCommitted>(e => _last = e);
+        Recover<JobFinished>(_ => { });
+        Command<Run>(_ => Guarded(OnRun));
+        Command<Started>(_ => Guarded(NextStep));
+        Command<LayerRan>(m => Guarded(() => OnLayerRan(m)));
+        Command<LayerwiseEvalReport>(r => Guarded(() => Persist(new JobFinished(), _ => Reply(r))));
+        Command<Status.Failure>(f => Fail(f.Cause));
+    }
+
+    public override string PersistenceId => JobPersistenceId;
+
+    // ---- commands (this process only) and events ---------------------------------------------------------------
+
+    /// <summary>Run the job; the outcome completes the task given at creation.</summary>
+    public sealed record Run
+    {
+        public static readonly Run Instance = new();
+    }
+
+    private sealed record Started
+    {
+        public static readonly Started Instance = new();
+    }
+
+    private sealed record LayerRan(int Layer, ActivationSet Outputs);
+
+    /// <summary>Event: the job began, with its identity (model, job options + tokens, code) and shape.</summary>
+    public sealed record JobStarted(string Model, string Job, string Code, int Layers, int Batches);
+
+    /// <summary>Event: layer <paramref name="Layer"/> is done; its outputs are the journal file <paramref name="Activations"/> with SHA-256 <paramref name="Sha256"/> ("" without a journal folder).</summary>
+    public sealed record LayerCommitted(int Layer, string Activations, string Sha256);
+
+    /// <summary>Event: the job finished (result and checkpoint written).</summary>
+    public sealed record JobFinished;
+
+    // ---- state machine -------------------------------------------------------------------------------------------
+
+    private int NextLayer => _last is null ? 0 : _last.Layer + 1;
+
+    private void OnRun()
+    {
+        if (_started is null)
+        {
+            Persist(new JobStarted(_fingerprint.Model, _fingerprint.Job, _fingerprint.Code, _pipeline.Layers, _pipeline.Batches), e =>
+            {
+                _started = e;
+                Guarded(Begin);
+            });
+            return;
+        }
+        var stored = new JobFingerprint(_started.Model, _started.Job, _started.Code);
+        var diff = stored.FirstDifference(_fingerprint);
+        if (diff is not null || _started.Layers != _pipeline.Layers || _started.Batches != _pipeline.Batches)
+            throw new JobException($"{_journal?.Dir ?? "journal"}: the recorded job differs in its {diff ?? "layer or batch count"}; delete the output folder or choose another --out to start afresh");
+        Begin();
+    }
+
+    private void Begin()
+    {
+        var first = NextLayer;
+        ActivationSet? resumed = null;
+        if (first > 0)
+        {
+            if (_journal is null || _last!.Activations.Length == 0)
+                throw new JobException("the recorded job has committed layers but no journal folder holds their outputs; start afresh without --resume");
+            resumed = _journal.LoadActivations(_space, _last.Activations, _last.Sha256);
+        }
+        var self = Self;
+        _pipeline.StartAsync(first, resumed, _space, _system).PipeTo(self, success: () => Started.Instance);
+    }
+
+    private void NextStep()
+    {
+        var self = Self;
+        var l = NextLayer;
+        if (l < _pipeline.Layers) _pipeline.RunLayerAsync(l).PipeTo(self, success: outputs => new LayerRan(l, outputs));
+        else _pipeline.FinishAsync().PipeTo(self);
+    }
+
+    private void OnLayerRan(LayerRan m)
+    {
+        string name = "", sha = "";
+        try
+        {
+            if (_journal is not null)
+            {
+                var journal = _journal;
+                (name, sha) = _pipeline.InLayer(m.Layer, Protocol.Telemetry.OffloadTelemetry.Phases.Save, () => journal.WriteActivations(m.Layer, m.Outputs));
+            }
+            JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{m.Layer}:before-progress"));
+        }
+        catch
+        {
+            m.Outputs.Dispose();
+            throw;
+        }
+        Persist(new LayerCommitted(m.Layer, name, sha), e => Guarded(() =>
+        {
+            var previous = _last?.Activations;
+            _last = e;
+            if (_journal is not null && !string.IsNullOrEmpty(previous) && previous != e.Activations) _journal.Delete(previous);
+            _pipeline.Advance(e.Layer, m.Outputs);
+            NextStep();
+        }));
+    }
+
+    // ---- replies and failures ------------------------------------------------------------------------------------
+
+    private void Reply(LayerwiseEvalReport report)
+    {
+        _done.TrySetResult(report);
+        Context.Stop(Self);
+    }
+
+    /// <summary>Any exception ends the job: the caller gets it, the actor stops (no restart: the job is over).</summary>
+    private void Guarded(Action step)
+    {
+        try
+        {
+            step();
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+        }
+    }
+
+    private void Fail(Exception ex)
+    {
+        _done.TrySetException(ex);
+        Context.Stop(Self);
+    }
+
+    protected override void PostStop()
+    {
+        _done.TrySetException(new JobException("the job coordinator stopped before the job ended"));
+        base.PostStop();
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr) =>
+        Fail(new JobException($"{_journal?.Dir ?? "journal"}: could not record the job's progress ({cause.Message.Split('\n')[0]}); free space or check the folder, then --resume"));
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null) =>
+        Fail(new JobException($"{_journal?.Dir ?? "journal"}: the job's record could not be read ({reason.Message.Split('\n')[0]}); delete the output folder to start afresh"));
+}

@@ -1,0 +1,370 @@
+using System.Diagnostics;
+using System.Globalization;
+using Akka.Actor;
+using Offload.Compression.Sequential;
+using Offload.DeviceActors;
+using Offload.Model;
+using Offload.Model.Config;
+using Offload.Model.Evaluation;
+using Offload.Model.Forward;
+using Offload.Model.Naming;
+using Offload.Model.SafeTensors;
+using Offload.Protocol;
+using Offload.Protocol.Telemetry;
+
+namespace Offload.Coordinator.Job;
+
+/// <summary>
+/// The work of one layer-wise job in this process, step by step, for the <see cref="JobCoordinator"/> that sequences
+/// it and records what is done: <see cref="StartAsync"/> (devices, one <see cref="LayerShard"/> replica per part and
+/// device, modifiers initialized, the windows embedded or the last committed layer's outputs loaded),
+/// <see cref="RunLayerAsync"/> (a layer's batches split over the devices — batch b on device b mod D, reassembled in
+/// batch order, so results do not depend on the device count — then the modifiers at SEQUENTIAL_EPOCH_END and, when
+/// they replaced a parameter, a second pass: error propagation), <see cref="Advance"/> and <see cref="FinishAsync"/>
+/// (final norm + lm_head → NLL per window). While layer l computes, layers l+1..l+depth are prefetched. Between layers
+/// the activations stay in host memory under a budget, spilling to files beyond it.
+/// </summary>
+internal sealed class LayerPipeline : IAsyncDisposable
+{
+    private readonly LayerwiseJobOptions _options;
+    private readonly int[] _windows;
+    private readonly IReadOnlyList<IJobListener> _listeners;
+    private readonly TextWriter? _log;
+    private readonly LlamaConfig _config;
+    private readonly SafetensorsCheckpoint _checkpoint;
+    private readonly List<(ShardSpec Spec, ShardParameters Params)> _parts = [];
+    private readonly List<DeviceClient> _devices = [];
+    private readonly List<LayerTiming> _timings = [];
+    private readonly Stopwatch _wall = Stopwatch.StartNew();
+    private readonly int _windowCount;
+    private readonly int _batchCount;
+    private readonly long _workspace;
+    private ActorSystem? _system;
+    private IActorRef?[,]? _replicas;
+    private DeviceLease[] _workspaceLeases = [];
+    private ActivationSpace? _space;
+    private ActivationSet? _current;
+    private int _first;
+    private readonly ActivityContext _jobSpan = Activity.Current?.Context ?? default;
+    private Activity? _layerSpan;
+    private Stopwatch? _layerWatch;
+    private TimeSpan _layerCompute, _layerWait;
+
+    /// <summary>Opens the model and checks that every part fits a device; nothing starts yet.</summary>
+    public LayerPipeline(LayerwiseJobOptions options, int[] windows, LlamaConfig config, SafetensorsCheckpoint checkpoint,
+        IReadOnlyList<IJobListener> listeners, TextWriter? log)
+    {
+        _options = options;
+        _windows = windows;
+        _listeners = listeners;
+        _log = log;
+        _config = config;
+        _checkpoint = checkpoint;
+        var seq = options.SeqLen;
+        _windowCount = windows.Length / seq;
+        _batchCount = (_windowCount + options.BatchRows - 1) / options.BatchRows;
+        var layers = config.NumHiddenLayers;
+
+        // Parameters of every shard, as zero-copy views of the mapped checkpoint (the first tier).
+        var embedName = ModuleNames.Weight(ModuleNames.EmbedTokens);
+        _parts.Add((ShardSpec.Embedding(config), new ShardParameters("embed", [(embedName, checkpoint.Get(embedName))])));
+        for (var l = 0; l < layers; l++)
+        {
+            var spec = ShardSpec.Decoder(config, l);
+            _parts.Add((spec, new ShardParameters(spec.Name, ModuleTree.LayerParameters(config, l).Select(p => (p.Name, checkpoint.Get(p.Name))).ToList())));
+        }
+        var normName = ModuleNames.Weight(ModuleNames.FinalNorm);
+        var headName = ModuleNames.Weight(ModuleNames.LmHead);
+        _parts.Add((ShardSpec.Head(config), new ShardParameters("head",
+            [(normName, checkpoint.Get(normName)), (headName, checkpoint.Get(config.TieWordEmbeddings ? embedName : headName))])));
+
+        var weightDType = checkpoint.Descriptor(ModuleNames.Weight(ModuleNames.QProj(0))).DType;
+        var headDType = checkpoint.Descriptor(config.TieWordEmbeddings ? embedName : headName).DType;
+        var rows = Math.Min(options.BatchRows, _windowCount);
+        _workspace = Math.Max(ForwardWorkspace.Decoder(config, weightDType, rows, seq), ForwardWorkspace.Head(config, headDType, seq));
+        for (var i = 1; i < _parts.Count; i++)
+        {
+            var bytes = _parts[i].Params.Bytes;
+            if (bytes + _workspace > options.DeviceMemoryBytes)
+            {
+                foreach (var (_, p) in _parts) p.Dispose();
+                throw new DeviceMemoryException(options.Devices[0],
+                    $"{_parts[i].Spec.Name} ({ByteSize.Format(bytes)} of parameters + {ByteSize.Format(_workspace)} forward workspace for batches of {rows}×{seq} tokens)",
+                    bytes + _workspace, options.DeviceMemoryBytes);
+            }
+        }
+    }
+
+    public int Layers => _config.NumHiddenLayers;
+
+    public int Batches => _batchCount;
+
+    private int HeadPart => Layers + 1;
+
+    private int Rows(int b) => Math.Min(_options.BatchRows, _windowCount - b * _options.BatchRows);
+
+    private int[] TokensOf(int b) => _windows.AsSpan(b * _options.BatchRows * _options.SeqLen, Rows(b) * _options.SeqLen).ToArray();
+
+    private IActorRef Replica(int part, int device) =>
+        _replicas![part, device] ??= _system!.ActorOf(LayerShard.Props(_parts[part].Spec, _parts[part].Params, _devices[device], Rope!, _options.Hooks),
+            $"{_parts[part].Spec.Name}@{_devices[device].Device}");
+
+    private RotaryEmbedding? Rope { get; set; }
+
+    /// <summary>
+    /// Starts the devices and replicas and the modifiers (initialize, calibration_start); the first layer to run is
+    /// <paramref name="first"/>, whose inputs are <paramref name="resumed"/> (the outputs of layer first−1 read back
+    /// from the journal) or, from layer 0, the embedded windows. The devices and replicas are actors of
+    /// <paramref name="system"/>, which the caller terminates before disposing the pipeline.
+    /// </summary>
+    public async Task StartAsync(int first, ActivationSet? resumed, ActivationSpace space, ActorSystem system)
+    {
+        _first = first;
+        _space = space;
+        _system = system;
+        foreach (var d in _options.Devices.Take(Math.Min(_options.Devices.Count, _batchCount)))
+        {
+            _devices.Add(DeviceClient.Start(_system, new DeviceOptions(d, _options.DeviceMemoryBytes)
+            {
+                BandwidthBytesPerSecond = _options.BandwidthBytesPerSecond,
+                Delay = _options.TransferDelay,
+            }));
+        }
+        _workspaceLeases = await Task.WhenAll(_devices.Select(dev => dev.ReserveAsync("#workspace", "forward", _workspace))).ConfigureAwait(false);
+        Rope = new RotaryEmbedding(_config);
+        _replicas = new IActorRef?[_parts.Count, _devices.Count];
+
+        var info = new JobStartInfo(_config, _batchCount, _options.SeqLen, first, first > 0);
+        foreach (var listener in _listeners) listener.OnInitialize(info);
+        foreach (var listener in _listeners) listener.OnCalibrationStart();
+
+        if (resumed is not null)
+        {
+            _current = resumed;
+            _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"resuming {Path.Combine(_options.OutDir!, JobJournal.FolderName)}: layers 0..{first - 1} done, continuing with layer {first}"));
+            return;
+        }
+        var embedded = new ActivationSet(space, _batchCount);
+        var seq = _options.SeqLen;
+        await ForEachDevice(async (d, b) =>
+        {
+            var done = await Replica(0, d).Ask<LayerShard.EmbedDone>(new LayerShard.Embed(b, TokensOf(b), Rows(b), seq), Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+            embedded.Put(b, done.Hidden);
+        }).ConfigureAwait(false);
+        _current = embedded;
+    }
+
+    /// <summary>Runs decoder layer <paramref name="l"/> on the current activations → its outputs (owned by the caller until <see cref="Advance"/>).</summary>
+    public async Task<ActivationSet> RunLayerAsync(int l)
+    {
+        var kind = _options.JobKind;
+        var phase = OffloadTelemetry.Phases.Calibrate;
+        var current = _current!;
+        _layerWatch = Stopwatch.StartNew();
+        // A child of the job span (current where the pipeline was made): the steps run wherever the coordinator pipes
+        // them. It stays open through the commit (InLayer) until Advance.
+        var layerSpan = _layerSpan = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.LayerSpan, ActivityKind.Internal, _jobSpan);
+        layerSpan?.SetTag(OffloadTelemetry.AttrLayer, l);
+        try
+        {
+            ActivationSet outputs;
+            TimeSpan compute, wait;
+            using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Calibrate, l))
+                (outputs, compute, wait) = await DecoderPass(l, current).ConfigureAwait(false);
+            try
+            {
+                var context = new LayerContext(l, _parts[l + 1].Params, current, outputs, _devices[0].Transforms);
+                if (_listeners.Count > 0)
+                    using (OffloadTelemetry.StartPhase(kind, phase = OffloadTelemetry.Phases.Compress, l))
+                        foreach (var listener in _listeners) listener.OnSequentialEpochEnd(l, context);
+                if (context.Modified && _options.PropagateModified)
+                {
+                    using var propagate = OffloadTelemetry.StartPhase(kind, phase = OffloadTelemetry.Phases.Propagate, l);
+                    // Error propagation: the next layer sees the outputs of the modified layer. The layers prefetched
+                    // behind it give back their (pinned) leases first, so the re-onload can evict them if the budget
+                    // needs the room; they are prefetched again after the re-run's acquire.
+                    await Offload(l + 1, drop: true).ConfigureAwait(false);
+                    for (var k = 1; k <= _options.PrefetchDepth && l + 1 + k <= LastPart; k++)
+                        await Offload(l + 1 + k, drop: false).ConfigureAwait(false);
+                    outputs.Dispose();
+                    outputs = null!;
+                    var again = await DecoderPass(l, current).ConfigureAwait(false);
+                    outputs = again.Outputs;
+                    compute += again.Compute;
+                    wait += again.Wait;
+                }
+                using (OffloadTelemetry.StartPhase(kind, phase = OffloadTelemetry.Phases.Offload, l))
+                    await Offload(l + 1, drop: false).ConfigureAwait(false);
+                JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{l}:before-commit"));
+            }
+            catch
+            {
+                outputs?.Dispose();
+                throw;
+            }
+            (_layerCompute, _layerWait) = (compute, wait);
+            return outputs;
+        }
+        catch (Exception e)
+        {
+            EndLayerSpan();
+            if (e is OffloadException or LayerFailedException or OperationCanceledException or AggregateException { InnerException: OffloadException }) throw;
+            throw new LayerFailedException($"layer {l}", phase, e);
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> for layer <paramref name="l"/> inside its span, as phase <paramref name="phase"/> (the commit's save).</summary>
+    public T InLayer<T>(int l, string phase, Func<T> work)
+    {
+        var previous = Activity.Current;
+        Activity.Current = _layerSpan;
+        try
+        {
+            using (OffloadTelemetry.StartPhase(_options.JobKind, phase, l)) return work();
+        }
+        catch (Exception e) when (e is not OffloadException and not LayerFailedException and not OperationCanceledException)
+        {
+            EndLayerSpan();
+            throw new LayerFailedException($"layer {l}", phase, e);
+        }
+        finally
+        {
+            Activity.Current = previous;
+        }
+    }
+
+    private void EndLayerSpan()
+    {
+        _layerSpan?.Dispose();
+        _layerSpan = null;
+    }
+
+    /// <summary>Layer <paramref name="l"/> is committed: its outputs become the next layer's inputs.</summary>
+    public void Advance(int l, ActivationSet outputs)
+    {
+        var previous = Activity.Current;
+        Activity.Current = _layerSpan;
+        try
+        {
+            JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{l}:after"));
+            OffloadTelemetry.LayersCompletedCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrJobKind, _options.JobKind));
+            _current?.Dispose();
+            _current = outputs;
+            var wall = _layerWatch?.Elapsed ?? TimeSpan.Zero;
+            _timings.Add(new LayerTiming(_parts[l + 1].Spec.Name, wall, _layerCompute, _layerWait));
+            _log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"layer {l}: {wall.TotalSeconds:F3} s (compute {_layerCompute.TotalSeconds:F3} s, waited for parameters {_layerWait.TotalSeconds:F3} s)"));
+        }
+        finally
+        {
+            EndLayerSpan();
+            Activity.Current = previous;
+        }
+    }
+
+    /// <summary>The head (when scoring), calibration_end, the result file, finalize → the job's report.</summary>
+    public async Task<LayerwiseEvalReport> FinishAsync()
+    {
+        EvalResult? result = null;
+        if (_options.ScoreHead) result = await ScoreHead().ConfigureAwait(false);
+        foreach (var listener in _listeners) listener.OnCalibrationEnd();
+        if (_options.OutDir is not null && result is not null) LayerwiseEvalJob.WriteResult(_options.OutDir, result, _options.SeqLen);
+        foreach (var listener in _listeners) listener.OnFinalize();
+        foreach (var lease in _workspaceLeases) lease.Dispose();
+        _workspaceLeases = [];
+        var stats = await Task.WhenAll(_devices.Select(dev => dev.StatsAsync())).ConfigureAwait(false);
+        return new LayerwiseEvalReport(result, _first, stats, _timings, _workspace, _space!.PeakBytes, _space.SpilledBytes, _wall.Elapsed);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        EndLayerSpan();
+        _current?.Dispose();
+        _current = null;
+        if (_system is not null) await _system.WhenTerminated.ConfigureAwait(false);
+        foreach (var dev in _devices) dev.FreeAll();
+        foreach (var (_, p) in _parts) p.Dispose();
+    }
+
+    // ---- steps -----------------------------------------------------------------------------------------------------
+
+    private int LastPart => _options.ScoreHead ? HeadPart : Layers;
+
+    private async Task Acquire(int part) =>
+        await Task.WhenAll(Enumerable.Range(0, _devices.Count).Select(d =>
+            Replica(part, d).Ask<LayerShard.Acquiring>(LayerShard.Acquire.Instance, Timeout.InfiniteTimeSpan))).ConfigureAwait(false);
+
+    private void PrefetchAfter(int part)
+    {
+        for (var k = 1; k <= _options.PrefetchDepth && part + k <= LastPart; k++)
+            for (var d = 0; d < _devices.Count; d++) Replica(part + k, d).Tell(LayerShard.Prefetch.Instance);
+    }
+
+    private async Task Offload(int part, bool drop) =>
+        await Task.WhenAll(Enumerable.Range(0, _devices.Count).Select(d =>
+            Replica(part, d).Ask<LayerShard.Offloaded>(new LayerShard.Offload(drop), Timeout.InfiniteTimeSpan))).ConfigureAwait(false);
+
+    private async Task<(ActivationSet Outputs, TimeSpan Compute, TimeSpan Wait)> DecoderPass(int l, ActivationSet inputs)
+    {
+        var part = l + 1;
+        await Acquire(part).ConfigureAwait(false);
+        PrefetchAfter(part);
+        var outputs = new ActivationSet(_space!, _batchCount);
+        long computeTicks = 0, waitTicks = 0;
+        try
+        {
+            await ForEachDevice(async (d, b) =>
+            {
+                using var input = inputs.Get(b);
+                var done = await Replica(part, d).Ask<LayerShard.ForwardDone>(new LayerShard.Forward(b, input), Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+                outputs.Put(b, done.Output);
+                Interlocked.Add(ref computeTicks, done.Compute.Ticks);
+                Interlocked.Add(ref waitTicks, done.OnloadWait.Ticks);
+                JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{l}:batch:{b}"));
+            }).ConfigureAwait(false);
+        }
+        catch
+        {
+            outputs.Dispose();
+            throw;
+        }
+        return (outputs, TimeSpan.FromTicks(computeTicks), TimeSpan.FromTicks(waitTicks));
+    }
+
+    /// <summary>Final norm + lm_head → NLL per window, reassembled in window order.</summary>
+    private async Task<EvalResult> ScoreHead()
+    {
+        var headWatch = Stopwatch.StartNew();
+        if (_first == Layers) PrefetchAfter(HeadPart - 1);
+        await Acquire(HeadPart).ConfigureAwait(false);
+        var nll = new double[_windowCount];
+        long headCompute = 0, headWait = 0;
+        var last = _current!;
+        var seq = _options.SeqLen;
+        await ForEachDevice(async (d, b) =>
+        {
+            using var hidden = last.Get(b);
+            var done = await Replica(HeadPart, d).Ask<LayerShard.HeadDone>(new LayerShard.Head(b, hidden, TokensOf(b), seq), Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+            done.WindowNll.CopyTo(nll, b * _options.BatchRows);
+            Interlocked.Add(ref headCompute, done.Compute.Ticks);
+            Interlocked.Add(ref headWait, done.OnloadWait.Ticks);
+        }).ConfigureAwait(false);
+        await Offload(HeadPart, drop: false).ConfigureAwait(false);
+        _timings.Add(new LayerTiming("head", headWatch.Elapsed, TimeSpan.FromTicks(headCompute), TimeSpan.FromTicks(headWait)));
+        var mean = 0.0;
+        foreach (var v in nll) mean += v;
+        mean /= _windowCount;
+        return new EvalResult(mean, (long)_windowCount * (seq - 1), nll);
+    }
+
+    /// <summary>Runs <paramref name="work"/>(device, batch) for every batch, batch b on device b mod D; each device's batches in order.</summary>
+    private Task ForEachDevice(Func<int, int, Task> work)
+    {
+        var devices = _devices.Count;
+        var batches = _batchCount;
+        return Task.WhenAll(Enumerable.Range(0, devices).Select(async d =>
+        {
+            for (var b = d; b < batches; b += devices) await work(d, b).ConfigureAwait(false);
+        }));
+    }
+}
