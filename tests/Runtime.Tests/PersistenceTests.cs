@@ -1,0 +1,86 @@
+using Akka.Actor;
+using Akka.Persistence;
+using Offload.Protocol.Messages;
+using Xunit;
+
+namespace Offload.Runtime.Tests;
+
+public sealed class PersistenceTests : IDisposable
+{
+    private static readonly TimeSpan Ask = TimeSpan.FromSeconds(15);
+    private readonly TestFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    public sealed record JournalState(IReadOnlyList<int> Layers, bool FromSnapshot, long LastSequenceNr);
+
+    /// <summary>Persists LayerCommitted events; "snap" saves JobAccepted(next layer) as a snapshot.</summary>
+    public sealed class JobJournalActor : ReceivePersistentActor
+    {
+        private readonly List<int> _layers = [];
+        private bool _fromSnapshot;
+        private IActorRef? _snapshotAsker;
+
+        public JobJournalActor(string id)
+        {
+            PersistenceId = id;
+            Recover<SnapshotOffer>(o =>
+            {
+                var s = (JobAccepted)o.Snapshot;
+                _layers.AddRange(Enumerable.Range(0, s.NextLayer));
+                _fromSnapshot = true;
+            });
+            Recover<LayerCommitted>(e => _layers.Add(e.Layer));
+            Command<LayerCommitted>(e => Persist(e, ev =>
+            {
+                _layers.Add(ev.Layer);
+                Sender.Tell(ev);
+            }));
+            Command<string>(s => s == "state", _ => Sender.Tell(new JournalState(_layers.ToArray(), _fromSnapshot, LastSequenceNr)));
+            Command<string>(s => s == "snap", _ =>
+            {
+                _snapshotAsker = Sender;
+                SaveSnapshot(new JobAccepted(PersistenceId, _layers.Count));
+            });
+            Command<SaveSnapshotSuccess>(m => _snapshotAsker?.Tell(m.Metadata.SequenceNr));
+            Command<SaveSnapshotFailure>(m => _snapshotAsker?.Tell(new Status.Failure(m.Cause)));
+        }
+
+        public override string PersistenceId { get; }
+    }
+
+    [Fact]
+    public async Task Events_and_snapshots_in_a_SQLite_file_survive_the_runtime()
+    {
+        var settings = _folder.Settings();
+        const string id = "job-persist-1";
+
+        await using (var node = await OffloadRuntime.StartAsync(settings))
+        {
+            var actor = node.System.ActorOf(Props.Create(() => new JobJournalActor(id)));
+            for (var layer = 0; layer < 3; layer++)
+                Assert.Equal(layer, (await actor.Ask<LayerCommitted>(new LayerCommitted(id, layer, "node-1", 1), Ask)).Layer);
+        }
+        Assert.True(File.Exists(settings.SqliteJournalPath));
+
+        await using (var node = await OffloadRuntime.StartAsync(settings))
+        {
+            var actor = node.System.ActorOf(Props.Create(() => new JobJournalActor(id)));
+            var state = await actor.Ask<JournalState>("state", Ask);
+            Assert.Equal([0, 1, 2], state.Layers);
+            Assert.False(state.FromSnapshot);
+            Assert.Equal(3, state.LastSequenceNr);
+            Assert.Equal(3L, await actor.Ask<long>("snap", Ask));
+            await actor.Ask<LayerCommitted>(new LayerCommitted(id, 3, "node-1", 2), Ask);
+        }
+
+        await using (var node = await OffloadRuntime.StartAsync(settings))
+        {
+            var actor = node.System.ActorOf(Props.Create(() => new JobJournalActor(id)));
+            var state = await actor.Ask<JournalState>("state", Ask);
+            Assert.Equal([0, 1, 2, 3], state.Layers);
+            Assert.True(state.FromSnapshot);
+            Assert.Equal(4, state.LastSequenceNr);
+        }
+    }
+}
