@@ -45,6 +45,24 @@ public sealed class JobJournalTests
     }
 
     [Fact]
+    public void A_committed_layer_file_changed_after_its_commit_is_refused_on_resume_naming_it()
+    {
+        using var temp = new TempDir();
+        var (dir, config) = JobTestModels.Write(temp, JobTestModels.Small());
+        var tokens = JobTestModels.Windows(3, Seq, config.VocabSize, seed: 12);
+        var broken = temp.Sub("broken");
+        Assert.Throws<LayerFailedException>(() => LayerwiseEvalJob.Run(Options(dir, broken), tokens, [new FailAt(2)]));
+        var acts = Path.Combine(broken, "journal", "acts-0001.safetensors");
+        var bytes = File.ReadAllBytes(acts);
+        bytes[^1] ^= 0x40; // one bit of the last activation value
+        File.WriteAllBytes(acts, bytes);
+        var ex = Assert.Throws<JobException>(() => LayerwiseEvalJob.Run(Options(dir, broken, resume: true), tokens));
+        Assert.Contains(acts, ex.Message);
+        Assert.Contains("damaged", ex.Message);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
     public void An_existing_journal_needs_resume()
     {
         using var temp = new TempDir();
