@@ -48,7 +48,7 @@ public sealed class OffloadRuntime : IAsyncDisposable
     public static async Task<OffloadRuntime> StartAsync(RuntimeSettings settings, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        if (settings.PostgresConnectionString is null)
+        if (settings.PostgresConnectionString is null && !settings.InMemoryJournal)
         {
             var folder = Path.GetDirectoryName(Path.GetFullPath(settings.SqliteJournalPath));
             if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
@@ -95,6 +95,12 @@ public sealed class OffloadRuntime : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        if (Cluster.State.Members.Count(m => m.Status != MemberStatus.Removed) <= 1)
+        {
+            // Alone in its cluster (the embedded default): nobody to hand shards or the singleton to, so no leave.
+            await System.Terminate().WaitAsync(LeaveTimeout).ConfigureAwait(false);
+            return;
+        }
         try
         {
             await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance)

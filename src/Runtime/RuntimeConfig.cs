@@ -56,8 +56,11 @@ public static class RuntimeConfig
               loggers = [{{Q(TypeName(typeof(FileLogger)))}}]
               logger-startup-timeout = 10s
               log-dead-letters-during-shutdown = off
+              # The CLI owns signals: Ctrl+C prints one line and ends the process (exit 130), a node leaves on SIGTERM itself.
+              coordinated-shutdown.run-by-clr-shutdown-hook = off
               actor {
                 provider = cluster
+                default-mailbox.mailbox-type = {{Q(TypeName(typeof(MeteredMailbox)))}}
                 serializers { {{SerializerName}} = {{Q(serializerType)}} }
                 serialization-bindings { {{Q(TypeName(typeof(IOffloadMessage)))}} = {{SerializerName}} }
                 serialization-identifiers { {{Q(serializerType)}} = {{OffloadMessageSerializer.SerializerId}} }
@@ -92,7 +95,7 @@ public static class RuntimeConfig
               }
               persistence {
                 journal {
-                  plugin = "akka.persistence.journal.sql"
+                  plugin = {{Q(settings.InMemoryJournal ? "akka.persistence.journal.inmem" : "akka.persistence.journal.sql")}}
                   sql {
                     connection-string = {{Q(connection)}}
                     provider-name = {{Q(provider)}}
@@ -100,7 +103,7 @@ public static class RuntimeConfig
                   }
                 }
                 snapshot-store {
-                  plugin = "akka.persistence.snapshot-store.sql"
+                  plugin = {{Q(settings.InMemoryJournal ? "akka.persistence.snapshot-store.inmem" : "akka.persistence.snapshot-store.sql")}}
                   sql {
                     connection-string = {{Q(connection)}}
                     provider-name = {{Q(provider)}}

@@ -31,6 +31,9 @@ public sealed record RuntimeSettings
     /// <summary>A PostgreSQL connection string (Npgsql syntax) for the journal and snapshot store in cluster mode; null = SQLite.</summary>
     public string? PostgresConnectionString { get; init; }
 
+    /// <summary>Keep the journal and snapshots in memory (Akka's inmem plugins): a job without a work folder has nothing to resume.</summary>
+    public bool InMemoryJournal { get; init; }
+
     /// <summary>Where Akka's log (WARNING and above) goes; null = <c>{temp}/offload/akka-{system}-{pid}.log</c>. Never the terminal.</summary>
     public string? LogFile { get; init; }
 

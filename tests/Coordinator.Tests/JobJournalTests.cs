@@ -33,7 +33,7 @@ public sealed class JobJournalTests
         Assert.False(File.Exists(ResultPath(broken)));
         // Layers 0 and 1 are committed: layer 1's outputs are the one activations file kept, beside the event database.
         Assert.Equal(["acts-0001.safetensors"], Directory.GetFiles(Path.Combine(broken, "journal"), "acts-*").Select(f => Path.GetFileName(f)!).ToArray());
-        Assert.True(File.Exists(Path.Combine(broken, "journal", JobActorSystem.EventsFile)));
+        Assert.True(File.Exists(Path.Combine(broken, "journal", LayerwiseEvalJob.EventsFile)));
 
         var resumed = LayerwiseEvalJob.Run(Options(dir, broken, resume: true), tokens);
         Assert.Equal(2, resumed.FirstLayerRun);

@@ -54,7 +54,7 @@ public sealed class SerializerTests : IDisposable
     [Fact]
     public void Manifests_are_the_type_names_and_the_identifier_is_fixed()
     {
-        var expected = new[] { "JobAccepted", "JobFinished", "JobSpec", "LayerCommitted", "LayerDone", "LayerFailed", "RunLayer", "SubmitJob", "TensorRef" };
+        var expected = new[] { "JobAccepted", "JobFinished", "JobFinishedEvent", "JobSpec", "JobStartedEvent", "LayerCommitted", "LayerCommittedEvent", "LayerDone", "LayerFailed", "RunLayer", "SubmitJob", "TensorRef" };
         Assert.Equal(expected, OffloadMessageSerializer.Manifests.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(MessageSamples.AllMessageTypes().Select(t => t.Name), OffloadMessageSerializer.Manifests.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(4140, OffloadMessageSerializer.SerializerId);

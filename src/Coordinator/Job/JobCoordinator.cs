@@ -1,6 +1,7 @@
 using System.Globalization;
 using Akka.Actor;
 using Akka.Persistence;
+using Offload.Protocol.Messages;
 
 namespace Offload.Coordinator.Job;
 
@@ -8,8 +9,8 @@ namespace Offload.Coordinator.Job;
 /// The job coordinator: an event-sourced actor that runs the sequential layer-wise state machine — embed (or load the
 /// last committed layer's outputs), then per layer: run (calibrate, SEQUENTIAL_EPOCH_END, propagate), commit the
 /// outputs to the journal folder and persist <see cref="LayerCommitted"/>, advance — then the head and finalize. The
-/// events (<see cref="JobStarted"/> with the job's identity, <see cref="LayerCommitted"/> with the content hash of the
-/// file it wrote, <see cref="JobFinished"/>) are its whole state: <c>--resume</c> is a replay, and a committed layer's
+/// events (<see cref="JobStartedEvent"/> with the job's identity, <see cref="LayerCommittedEvent"/> with the content hash
+/// of the file it wrote, <see cref="JobFinishedEvent"/>; MessagePack records of Protocol) are its whole state: <c>--resume</c> is a replay, and a committed layer's
 /// file is checked against its hash before it is used. Bulk data stays in files; events carry names and hashes only.
 /// <code>
 ///  Run ─► [persist JobStarted] ─► Started ─► LayerRan(l) ─► write acts-l ─► persist LayerCommitted(l) ─► … ─► Finished ─► persist JobFinished ─► report
@@ -26,8 +27,8 @@ internal sealed class JobCoordinator : ReceivePersistentActor
     private readonly JobJournal? _journal;
     private readonly ActivationSpace _space;
     private readonly ActorSystem _system;
-    private JobStarted? _started;
-    private LayerCommitted? _last;
+    private JobStartedEvent? _started;
+    private LayerCommittedEvent? _last;
     private readonly TaskCompletionSource<LayerwiseEvalReport> _done;
 
     /// <param name="done">completed with the job's report, or faulted with its exception (also when the actor stops early).</param>
@@ -39,13 +40,13 @@ internal sealed class JobCoordinator : ReceivePersistentActor
         _journal = journal;
         _space = space;
         _system = Context.System;
-        Recover<JobStarted>(e => _started = e);
-        Recover<LayerCommitted>(e => _last = e);
-        Recover<JobFinished>(_ => { });
+        Recover<JobStartedEvent>(e => _started = e);
+        Recover<LayerCommittedEvent>(e => _last = e);
+        Recover<JobFinishedEvent>(_ => { });
         Command<Run>(_ => Guarded(OnRun));
         Command<Started>(_ => Guarded(NextStep));
         Command<LayerRan>(m => Guarded(() => OnLayerRan(m)));
-        Command<LayerwiseEvalReport>(r => Guarded(() => Persist(new JobFinished(), _ => Reply(r))));
+        Command<LayerwiseEvalReport>(r => Guarded(() => Persist(new JobFinishedEvent(_pipeline.Layers), _ => Reply(r))));
         Command<Status.Failure>(f => Fail(f.Cause));
     }
 
@@ -66,15 +67,6 @@ internal sealed class JobCoordinator : ReceivePersistentActor
 
     private sealed record LayerRan(int Layer, ActivationSet Outputs);
 
-    /// <summary>Event: the job began, with its identity (model, job options + tokens, code) and shape.</summary>
-    public sealed record JobStarted(string Model, string Job, string Code, int Layers, int Batches);
-
-    /// <summary>Event: layer <paramref name="Layer"/> is done; its outputs are the journal file <paramref name="Activations"/> with SHA-256 <paramref name="Sha256"/> ("" without a journal folder).</summary>
-    public sealed record LayerCommitted(int Layer, string Activations, string Sha256);
-
-    /// <summary>Event: the job finished (result and checkpoint written).</summary>
-    public sealed record JobFinished;
-
     // ---- state machine -------------------------------------------------------------------------------------------
 
     private int NextLayer => _last is null ? 0 : _last.Layer + 1;
@@ -83,7 +75,7 @@ internal sealed class JobCoordinator : ReceivePersistentActor
     {
         if (_started is null)
         {
-            Persist(new JobStarted(_fingerprint.Model, _fingerprint.Job, _fingerprint.Code, _pipeline.Layers, _pipeline.Batches), e =>
+            Persist(new JobStartedEvent(_fingerprint.Model, _fingerprint.Job, _fingerprint.Code, _pipeline.Layers, _pipeline.Batches), e =>
             {
                 _started = e;
                 Guarded(Begin);
@@ -136,7 +128,7 @@ internal sealed class JobCoordinator : ReceivePersistentActor
             m.Outputs.Dispose();
             throw;
         }
-        Persist(new LayerCommitted(m.Layer, name, sha), e => Guarded(() =>
+        Persist(new LayerCommittedEvent(m.Layer, name, sha), e => Guarded(() =>
         {
             var previous = _last?.Activations;
             _last = e;

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Akka.Actor;
+using Akka.Cluster.Tools.Singleton;
+using Offload.Runtime;
 using Offload.Compression.Sequential;
 using Offload.DeviceActors;
 using Offload.Model;
@@ -69,22 +71,36 @@ public static class LayerwiseEvalJob
         if (Directory.Exists(spillDir)) Directory.Delete(spillDir, recursive: true);
         var space = new ActivationSpace(options.HostMemoryBytes, spillDir);
 
-        // The coordinator's events go to a SQLite database in the journal folder (a replay is --resume), or stay in
+        // The embedded default: a one-node Akka.NET cluster on loopback (a free port), the coordinator a cluster
+        // singleton whose events go to a SQLite database in the journal folder (a replay is --resume), or stay in
         // memory when the job has no output folder.
-        var system = JobActorSystem.Create(journal is null ? null : Path.Combine(journal.Dir, JobActorSystem.EventsFile));
+        var runtime = await OffloadRuntime.StartAsync(new RuntimeSettings
+        {
+            SystemName = "offload",
+            SqliteJournalPath = journal is null ? "unused.db" : Path.Combine(journal.Dir, EventsFile),
+            InMemoryJournal = journal is null,
+            LogFile = journal is null ? null : Path.Combine(journal.Dir, "akka.log"),
+        }).ConfigureAwait(false);
         try
         {
             var done = new TaskCompletionSource<LayerwiseEvalReport>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var coordinator = system.ActorOf(Props.Create(() => new JobCoordinator(fingerprint, pipeline, journal, space, done)), "coordinator");
-            coordinator.Tell(JobCoordinator.Run.Instance);
+            var system = runtime.System;
+            system.ActorOf(ClusterSingletonManager.Props(
+                Props.Create(() => new JobCoordinator(fingerprint, pipeline, journal, space, done)),
+                PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), "coordinator");
+            var proxy = system.ActorOf(ClusterSingletonProxy.Props("/user/coordinator", ClusterSingletonProxySettings.Create(system)), "coordinator-proxy");
+            proxy.Tell(JobCoordinator.Run.Instance);
             return await done.Task.ConfigureAwait(false);
         }
         finally
         {
-            await system.Terminate().ConfigureAwait(false);
+            await runtime.DisposeAsync().ConfigureAwait(false);
             await pipeline.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>The coordinator's event database inside the journal folder.</summary>
+    public const string EventsFile = "events.db";
 
     /// <summary>Writes OUT/result/eval.json through a temporary folder renamed at the end (replacing an earlier result).</summary>
     public static void WriteResult(string outDir, EvalResult result, int seqLen)
