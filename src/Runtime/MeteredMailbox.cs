@@ -12,7 +12,7 @@ namespace Offload.Runtime;
 /// <summary>
 /// The default mailbox of Offload's actor systems: Akka.NET's unbounded queue, counted. It feeds the observable
 /// <see cref="OffloadTelemetry.MailboxDepth"/> — user messages waiting in the mailboxes of every live user actor of the
-/// process, summed per actor type (attribute <see cref="OffloadTelemetry.AttrActorType"/> = the actor's class name: low
+/// process (Offload's own actor classes), summed per actor type (attribute <see cref="OffloadTelemetry.AttrActorType"/> = the actor's class name: low
 /// cardinality). The sum is taken only when a listener collects, so a message costs one interlocked add on each side.
 /// Bound with <c>akka.actor.default-mailbox.mailbox-type = "Offload.Runtime.MeteredMailbox, Offload.Runtime"</c>.
 /// </summary>
@@ -34,14 +34,15 @@ public sealed class MeteredMailbox : MailboxType, IProducesMessageQueue<MeteredM
 
     public override IMessageQueue Create(IActorRef owner, ActorSystem system)
     {
-        // Only the actors of the user guardian are reported: Akka's own system actors are not the job's work.
+        // Only Offload's own actors are reported, wherever they live (sharded entities are under /system/sharding):
+        // Akka's guardians, sharding and singleton machinery are not the job's work.
         string? type = null;
         var traced = false;
-        if (owner is ActorRefWithCell withCell && owner.Path.Elements.Count > 0 && owner.Path.Elements[0] == "user")
+        if (owner is ActorRefWithCell withCell && withCell.Underlying.Props.Type is { } actorType
+            && actorType.Namespace?.StartsWith("Offload.", StringComparison.Ordinal) == true)
         {
-            var actorType = withCell.Underlying.Props.Type;
-            type = actorType?.Name;
-            traced = actorType is not null && typeof(TracedReceiveActor).IsAssignableFrom(actorType);
+            type = actorType.Name;
+            traced = typeof(TracedReceiveActor).IsAssignableFrom(actorType);
         }
         var queue = new Queue(type, traced);
         if (type is not null) Live.TryAdd(queue, 0);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Akka.Actor;
+using Akka.Cluster.Sharding;
 using Offload.Compression.Sequential;
 using Offload.DeviceActors;
 using Offload.Model;
@@ -40,7 +41,7 @@ internal sealed class LayerPipeline : IAsyncDisposable
     private readonly int _batchCount;
     private readonly long _workspace;
     private ActorSystem? _system;
-    private IActorRef?[,]? _replicas;
+    private IActorRef? _region;
     private DeviceLease[] _workspaceLeases = [];
     private ActivationSpace? _space;
     private ActivationSet? _current;
@@ -105,9 +106,14 @@ internal sealed class LayerPipeline : IAsyncDisposable
 
     private int[] TokensOf(int b) => _windows.AsSpan(b * _options.BatchRows * _options.SeqLen, Rows(b) * _options.SeqLen).ToArray();
 
-    private IActorRef Replica(int part, int device) =>
-        _replicas![part, device] ??= _system!.ActorOf(LayerShard.Props(_parts[part].Spec, _parts[part].Params, _devices[device], Rope!, _options.Hooks),
-            $"{_parts[part].Spec.Name}@{_devices[device].Device}");
+    /// <summary>Asks <paramref name="part"/>'s replica on device <paramref name="device"/> through the shard region.</summary>
+    private Task<T> AskReplica<T>(int part, int device, object message) =>
+        _region!.Ask<T>(Envelope(part, device, message), Timeout.InfiniteTimeSpan);
+
+    private void TellReplica(int part, int device, object message) => _region!.Tell(Envelope(part, device, message));
+
+    private ReplicaEnvelope Envelope(int part, int device, object message) =>
+        new(ReplicaMessageExtractor.EntityIdOf(_parts[part].Spec.Name, _devices[device].Device), message, Activity.Current?.Context ?? default);
 
     private RotaryEmbedding? Rope { get; set; }
 
@@ -132,7 +138,22 @@ internal sealed class LayerPipeline : IAsyncDisposable
         }
         _workspaceLeases = await Task.WhenAll(_devices.Select(dev => dev.ReserveAsync("#workspace", "forward", _workspace))).ConfigureAwait(false);
         Rope = new RotaryEmbedding(_config);
-        _replicas = new IActorRef?[_parts.Count, _devices.Count];
+        // The replicas are the entities of the shard region "layer" (entity "{part}@{device}", one shard per device),
+        // created on first message on the node that holds the device; shards are placed by free device memory.
+        var partIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < _parts.Count; i++) partIndex[_parts[i].Spec.Name] = i;
+        var deviceIndex = new Dictionary<string, DeviceClient>(StringComparer.Ordinal);
+        foreach (var dev in _devices) deviceIndex[dev.Device.ToString()] = dev;
+        var devices = _devices;
+        _region = await ClusterSharding.Get(system).StartAsync(ReplicaMessageExtractor.TypeName, entityId =>
+            {
+                var (part, device) = ReplicaMessageExtractor.Parse(entityId);
+                var p = _parts[partIndex[part]];
+                return LayerShard.Props(p.Spec, p.Params, deviceIndex[device], Rope, _options.Hooks);
+            },
+            ClusterShardingSettings.Create(system), ReplicaMessageExtractor.Instance,
+            new global::Offload.Runtime.FreeMemoryAllocationStrategy(_ => devices.Sum(d => d.BudgetBytes - d.Memory.ResidentBytes)),
+            PoisonPill.Instance).ConfigureAwait(false);
 
         var info = new JobStartInfo(_config, _batchCount, _options.SeqLen, first, first > 0);
         foreach (var listener in _listeners) listener.OnInitialize(info);
@@ -148,7 +169,7 @@ internal sealed class LayerPipeline : IAsyncDisposable
         var seq = _options.SeqLen;
         await ForEachDevice(async (d, b) =>
         {
-            var done = await Replica(0, d).Ask<LayerShard.EmbedDone>(new LayerShard.Embed(b, TokensOf(b), Rows(b), seq), Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+            var done = await AskReplica<LayerShard.EmbedDone>(0, d, new LayerShard.Embed(b, TokensOf(b), Rows(b), seq)).ConfigureAwait(false);
             embedded.Put(b, done.Hidden);
         }).ConfigureAwait(false);
         _current = embedded;
@@ -292,17 +313,17 @@ internal sealed class LayerPipeline : IAsyncDisposable
 
     private async Task Acquire(int part) =>
         await Task.WhenAll(Enumerable.Range(0, _devices.Count).Select(d =>
-            Replica(part, d).Ask<LayerShard.Acquiring>(LayerShard.Acquire.Instance, Timeout.InfiniteTimeSpan))).ConfigureAwait(false);
+            AskReplica<LayerShard.Acquiring>(part, d, LayerShard.Acquire.Instance))).ConfigureAwait(false);
 
     private void PrefetchAfter(int part)
     {
         for (var k = 1; k <= _options.PrefetchDepth && part + k <= LastPart; k++)
-            for (var d = 0; d < _devices.Count; d++) Replica(part + k, d).Tell(LayerShard.Prefetch.Instance);
+            for (var d = 0; d < _devices.Count; d++) TellReplica(part + k, d, LayerShard.Prefetch.Instance);
     }
 
     private async Task Offload(int part, bool drop) =>
         await Task.WhenAll(Enumerable.Range(0, _devices.Count).Select(d =>
-            Replica(part, d).Ask<LayerShard.Offloaded>(new LayerShard.Offload(drop), Timeout.InfiniteTimeSpan))).ConfigureAwait(false);
+            AskReplica<LayerShard.Offloaded>(part, d, new LayerShard.Offload(drop)))).ConfigureAwait(false);
 
     private async Task<(ActivationSet Outputs, TimeSpan Compute, TimeSpan Wait)> DecoderPass(int l, ActivationSet inputs)
     {
@@ -316,7 +337,7 @@ internal sealed class LayerPipeline : IAsyncDisposable
             await ForEachDevice(async (d, b) =>
             {
                 using var input = inputs.Get(b);
-                var done = await Replica(part, d).Ask<LayerShard.ForwardDone>(new LayerShard.Forward(b, input), Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+                var done = await AskReplica<LayerShard.ForwardDone>(part, d, new LayerShard.Forward(b, input)).ConfigureAwait(false);
                 outputs.Put(b, done.Output);
                 Interlocked.Add(ref computeTicks, done.Compute.Ticks);
                 Interlocked.Add(ref waitTicks, done.OnloadWait.Ticks);
@@ -344,7 +365,7 @@ internal sealed class LayerPipeline : IAsyncDisposable
         await ForEachDevice(async (d, b) =>
         {
             using var hidden = last.Get(b);
-            var done = await Replica(HeadPart, d).Ask<LayerShard.HeadDone>(new LayerShard.Head(b, hidden, TokensOf(b), seq), Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+            var done = await AskReplica<LayerShard.HeadDone>(HeadPart, d, new LayerShard.Head(b, hidden, TokensOf(b), seq)).ConfigureAwait(false);
             done.WindowNll.CopyTo(nll, b * _options.BatchRows);
             Interlocked.Add(ref headCompute, done.Compute.Ticks);
             Interlocked.Add(ref headWait, done.OnloadWait.Ticks);
