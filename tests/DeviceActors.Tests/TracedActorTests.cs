@@ -41,7 +41,14 @@ public sealed class TracedActorTests
                 await device.StatsAsync().WaitAsync(Safety);
             }
             await device.StatsAsync().WaitAsync(Safety); // no current span: no message span
-            Activity[] seen;
+            // The span stops after the handler replied: wait (bounded) until the actor has finished both messages.
+            Activity[] seen = [];
+            for (var wait = Stopwatch.StartNew(); wait.Elapsed < Safety; await Task.Delay(10))
+            {
+                lock (spans) seen = spans.Where(a => a.OperationName == OffloadTelemetry.ActorMessageSpan).ToArray();
+                if (seen.Length > 0) break;
+            }
+            await Task.Delay(100); // a second (wrong) span would have stopped by now
             lock (spans) seen = spans.Where(a => a.OperationName == OffloadTelemetry.ActorMessageSpan).ToArray();
             var message = Assert.Single(seen);
             Assert.Equal(trace, message.TraceId);
