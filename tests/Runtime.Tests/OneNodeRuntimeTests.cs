@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
@@ -28,12 +29,14 @@ public sealed class OneNodeRuntimeTests : IDisposable
         Assert.Equal("127.0.0.1", node.SelfAddress.Host);
         Assert.Equal(MemberStatus.Up, node.Cluster.SelfMember.Status);
 
+        var asked = new ConcurrentQueue<Address>();
         var region = await ClusterSharding.Get(node.System).StartAsync(
             LayerEchoEntity.TypeName, Props.Create<LayerEchoEntity>(), ClusterShardingSettings.Create(node.System),
-            LayerEchoEntity.Extractor, new FreeMemoryAllocationStrategy(_ => 1L << 30), PoisonPill.Instance);
+            LayerEchoEntity.Extractor, new FreeMemoryAllocationStrategy(a => { asked.Enqueue(a); return 1L << 30; }), PoisonPill.Instance);
         var done = await region.Ask<LayerDone>(LayerEchoEntity.Run("job-1", 3), Ask);
         Assert.Equal(3, done.Layer);
         Assert.Equal(node.SelfAddress.ToString(), done.NodeId);
+        Assert.Equal([node.SelfAddress], asked.Distinct()); // the coordinator started the strategy: the local region is this node
 
         node.System.ActorOf(ClusterSingletonManager.Props(
             Props.Create<JobEchoSingleton>(), PoisonPill.Instance, ClusterSingletonManagerSettings.Create(node.System)), "coordinator");
