@@ -122,6 +122,18 @@ public sealed class OneNodeRuntimeTests : IDisposable
         Assert.Equal("Host=db;Username=o;Password=\"p\\q\"", pg.GetString("akka.persistence.snapshot-store.sql.connection-string"));
     }
 
+    [Theory]
+    [InlineData("127.0.0.1:4053", "not an address")]
+    [InlineData("akka.tcp://offload@127.0.0.1", "a host and a port")]
+    [InlineData("akka.tcp://other@127.0.0.1:4053", "belongs to system 'other'")]
+    public async Task A_bad_seed_is_refused_before_anything_starts(string seed, string expected)
+    {
+        var e = await Assert.ThrowsAsync<RuntimeSettingsException>(() => OffloadRuntime.StartAsync(_folder.Settings(seed)));
+        Assert.Contains(expected, e.Message);
+        Assert.Contains(seed, e.Message);
+        Assert.Throws<RuntimeSettingsException>(() => RuntimeConfig.Build(_folder.Settings() with { Port = 70000 }));
+    }
+
     private static string ReadShared(string path)
     {
         using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
