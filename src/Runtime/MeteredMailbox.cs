@@ -32,6 +32,7 @@ public sealed class MeteredMailbox : MailboxType, IProducesMessageQueue<MeteredM
     {
     }
 
+    /// <summary>A counted queue for <paramref name="owner"/> (traced when it is a <see cref="TracedReceiveActor"/>).</summary>
     public override IMessageQueue Create(IActorRef owner, ActorSystem system)
     {
         // Only Offload's own actors are reported, wherever they live (sharded entities are under /system/sharding):
@@ -70,10 +71,13 @@ public sealed class MeteredMailbox : MailboxType, IProducesMessageQueue<MeteredM
         /// <summary>The class name of the owning user actor; null for system actors (not reported).</summary>
         public string? ActorType { get; } = actorType;
 
+        /// <inheritdoc/>
         public bool HasMessages => _inner.HasMessages;
 
+        /// <inheritdoc/>
         public int Count => _inner.Count;
 
+        /// <inheritdoc/>
         public void Enqueue(IActorRef receiver, Envelope envelope)
         {
             if (traced && Activity.Current is { } current && envelope.Message is not TracedMessage
@@ -83,8 +87,10 @@ public sealed class MeteredMailbox : MailboxType, IProducesMessageQueue<MeteredM
             _inner.Enqueue(receiver, envelope);
         }
 
+        /// <inheritdoc/>
         public bool TryDequeue(out Envelope envelope) => _inner.TryDequeue(out envelope);
 
+        /// <inheritdoc/>
         public void CleanUp(IActorRef owner, IMessageQueue deadletters)
         {
             Live.TryRemove(this, out _);

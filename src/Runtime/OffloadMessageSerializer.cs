@@ -10,8 +10,8 @@ namespace Offload.Runtime;
 
 /// <summary>
 /// The one serializer for every <see cref="IOffloadMessage"/> (DESIGN.md §3): MessagePack with the standard resolver
-/// (integer keys, no LZ4: messages carry handles, never tensors, so they are a few hundred bytes and compression would
-/// cost more than it saves), and a string manifest per type: the type's name without namespace (e.g. "RunLayer"),
+/// (integer keys; no LZ4: messages carry handles, never tensors, so they stay a few kB and LZ4 saved bytes but no
+/// time when measured, see cluster-config/akka-settings.md), and a string manifest per type: the type's name without namespace (e.g. "RunLayer"),
 /// found by reflection over the Protocol assembly, so the wire never names a CLR namespace or assembly version.
 /// Its identifier is <see cref="SerializerId"/>. <see cref="RuntimeConfig"/> binds <see cref="IOffloadMessage"/> to it.
 /// </summary>
@@ -19,7 +19,7 @@ public sealed class OffloadMessageSerializer : SerializerWithStringManifest
 {
     /// <summary>
     /// The serializer's fixed identifier, stored with every persisted event and sent with every remote message:
-    /// 4140 ("Offload", above Akka's reserved 0–100 and clear of the ids Akka's own plugins use). Never change it:
+    /// 4140 (Akka reserves 0–40 and its modules use 1–36; ids above 100 are left to applications). Never change it:
     /// journals written with it would no longer replay.
     /// </summary>
     public const int SerializerId = 4140;

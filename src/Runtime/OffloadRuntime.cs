@@ -44,10 +44,11 @@ public sealed class OffloadRuntime : IAsyncDisposable
     /// <param name="settings">The node's settings.</param>
     /// <param name="cancellationToken">Cancels the wait (the system is terminated).</param>
     /// <returns>The running node.</returns>
+    /// <exception cref="RuntimeSettingsException">A setting is unusable (checked before anything starts).</exception>
     /// <exception cref="ClusterJoinException">The node was not Up within <see cref="RuntimeSettings.JoinTimeout"/>.</exception>
     public static async Task<OffloadRuntime> StartAsync(RuntimeSettings settings, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(settings);
+        RuntimeConfig.Validate(settings);
         if (settings.PostgresConnectionString is null && !settings.InMemoryJournal)
         {
             var folder = Path.GetDirectoryName(Path.GetFullPath(settings.SqliteJournalPath));

@@ -39,8 +39,7 @@ public static class RuntimeConfig
     public static string BuildHocon(RuntimeSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        if (settings.Port is < 0 or > 65535)
-            throw new ArgumentOutOfRangeException(nameof(settings), settings.Port, "RuntimeSettings.Port must be 0 (a free port) or 1–65535.");
+        Validate(settings);
         var serializerType = TypeName(typeof(OffloadMessageSerializer));
         var (provider, connection) = settings.PostgresConnectionString is { } pg
             ? (PostgresProviderName, pg)
@@ -119,6 +118,31 @@ public static class RuntimeConfig
 
             """);
         return h.ToString();
+    }
+
+    /// <summary>Refuses settings Akka would fail on later with a less clear message.</summary>
+    /// <param name="settings">The node's settings.</param>
+    /// <exception cref="RuntimeSettingsException">A value is unusable; the message names it and the fix.</exception>
+    public static void Validate(RuntimeSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.Port is < 0 or > 65535)
+            throw new RuntimeSettingsException($"runtime settings: port {settings.Port} is out of range; use 0 (a free port) or 1–65535.");
+        if (string.IsNullOrWhiteSpace(settings.SystemName) || !settings.SystemName.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            throw new RuntimeSettingsException($"runtime settings: system name '{settings.SystemName}' must be ASCII letters, digits, '-' or '_'.");
+        foreach (var seed in settings.SeedNodes)
+        {
+            Akka.Actor.Address address;
+            try { address = Akka.Actor.Address.Parse(seed); }
+            catch (Exception e) when (e is UriFormatException or ArgumentException or FormatException)
+            {
+                throw new RuntimeSettingsException($"runtime settings: seed node '{seed}' is not an address; write akka.tcp://{settings.SystemName}@host:port.");
+            }
+            if (address.Protocol != "akka.tcp" || address.Host is null || address.Port is null or <= 0)
+                throw new RuntimeSettingsException($"runtime settings: seed node '{seed}' needs the akka.tcp protocol, a host and a port: akka.tcp://{settings.SystemName}@host:port.");
+            if (address.System != settings.SystemName)
+                throw new RuntimeSettingsException($"runtime settings: seed node '{seed}' belongs to system '{address.System}', this node is '{settings.SystemName}'; every node of a cluster uses one system name.");
+        }
     }
 
     /// <summary>Where Akka's log goes when <see cref="RuntimeSettings.LogFile"/> is null: <c>{temp}/offload/akka-{system}-{pid}.log</c>.</summary>

@@ -14,6 +14,7 @@ namespace Offload.Runtime;
 /// </summary>
 public abstract class TracedReceiveActor : ReceiveActor
 {
+    /// <summary>Unwraps a <see cref="TracedMessage"/> and handles it inside its message span.</summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
         if (message is not TracedMessage traced) return base.AroundReceive(receive, message);

@@ -4,7 +4,7 @@ using Xunit;
 
 namespace Offload.Runtime.Tests;
 
-public sealed class AllocationStrategyTests : Akka.TestKit.Xunit2.TestKit
+public sealed class AllocationStrategyTests() : Akka.TestKit.Xunit2.TestKit("akka.loglevel = WARNING")
 {
     private static Address Node(string host, int port) => new("akka.tcp", "offload", host, port);
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
@@ -28,12 +29,14 @@ public sealed class OneNodeRuntimeTests : IDisposable
         Assert.Equal("127.0.0.1", node.SelfAddress.Host);
         Assert.Equal(MemberStatus.Up, node.Cluster.SelfMember.Status);
 
+        var asked = new ConcurrentQueue<Address>();
         var region = await ClusterSharding.Get(node.System).StartAsync(
             LayerEchoEntity.TypeName, Props.Create<LayerEchoEntity>(), ClusterShardingSettings.Create(node.System),
-            LayerEchoEntity.Extractor, new FreeMemoryAllocationStrategy(_ => 1L << 30), PoisonPill.Instance);
+            LayerEchoEntity.Extractor, new FreeMemoryAllocationStrategy(a => { asked.Enqueue(a); return 1L << 30; }), PoisonPill.Instance);
         var done = await region.Ask<LayerDone>(LayerEchoEntity.Run("job-1", 3), Ask);
         Assert.Equal(3, done.Layer);
         Assert.Equal(node.SelfAddress.ToString(), done.NodeId);
+        Assert.Equal([node.SelfAddress], asked.Distinct()); // the coordinator started the strategy: the local region is this node
 
         node.System.ActorOf(ClusterSingletonManager.Props(
             Props.Create<JobEchoSingleton>(), PoisonPill.Instance, ClusterSingletonManagerSettings.Create(node.System)), "coordinator");
@@ -117,6 +120,18 @@ public sealed class OneNodeRuntimeTests : IDisposable
         var pg = RuntimeConfig.Build(_folder.Settings() with { PostgresConnectionString = "Host=db;Username=o;Password=\"p\\q\"" });
         Assert.Equal("PostgreSQL.15", pg.GetString("akka.persistence.journal.sql.provider-name"));
         Assert.Equal("Host=db;Username=o;Password=\"p\\q\"", pg.GetString("akka.persistence.snapshot-store.sql.connection-string"));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:4053", "not an address")]
+    [InlineData("akka.tcp://offload@127.0.0.1", "a host and a port")]
+    [InlineData("akka.tcp://other@127.0.0.1:4053", "belongs to system 'other'")]
+    public async Task A_bad_seed_is_refused_before_anything_starts(string seed, string expected)
+    {
+        var e = await Assert.ThrowsAsync<RuntimeSettingsException>(() => OffloadRuntime.StartAsync(_folder.Settings(seed)));
+        Assert.Contains(expected, e.Message);
+        Assert.Contains(seed, e.Message);
+        Assert.Throws<RuntimeSettingsException>(() => RuntimeConfig.Build(_folder.Settings() with { Port = 70000 }));
     }
 
     private static string ReadShared(string path)

@@ -53,7 +53,25 @@ public sealed class PersistenceTests : IDisposable
     public async Task Events_and_snapshots_in_a_SQLite_file_survive_the_runtime()
     {
         var settings = _folder.Settings();
-        const string id = "job-persist-1";
+        await EventsAndSnapshotsSurvive(settings, "job-persist-1");
+        Assert.True(File.Exists(settings.SqliteJournalPath));
+    }
+
+    /// <summary>The same on PostgreSQL when OFFLOAD_TEST_POSTGRES holds a connection string (the cluster journal; CI starts a
+    /// private server); without it the test only checks that the configuration names the PostgreSQL provider.</summary>
+    [Fact]
+    public async Task Events_and_snapshots_in_PostgreSQL_survive_the_runtime_when_a_server_is_given()
+    {
+        var connection = Environment.GetEnvironmentVariable("OFFLOAD_TEST_POSTGRES");
+        var settings = _folder.Settings() with { PostgresConnectionString = connection ?? "Host=127.0.0.1;Port=5432;Username=offload" };
+        Assert.Equal(RuntimeConfig.PostgresProviderName, RuntimeConfig.Build(settings).GetString("akka.persistence.journal.sql.provider-name"));
+        if (string.IsNullOrEmpty(connection)) return;
+        await EventsAndSnapshotsSurvive(settings, "job-persist-" + Guid.NewGuid().ToString("N"));
+        Assert.False(File.Exists(settings.SqliteJournalPath));
+    }
+
+    private static async Task EventsAndSnapshotsSurvive(RuntimeSettings settings, string id)
+    {
 
         await using (var node = await OffloadRuntime.StartAsync(settings))
         {
@@ -61,7 +79,6 @@ public sealed class PersistenceTests : IDisposable
             for (var layer = 0; layer < 3; layer++)
                 Assert.Equal(layer, (await actor.Ask<LayerCommitted>(new LayerCommitted(id, layer, "node-1", 1), Ask)).Layer);
         }
-        Assert.True(File.Exists(settings.SqliteJournalPath));
 
         await using (var node = await OffloadRuntime.StartAsync(settings))
         {
