@@ -149,6 +149,18 @@ public class KvCacheTests
         Assert.Equal(0.52f, k[3], 1e-6f);
     }
 
+    [Fact]
+    public void A_recipe_may_hold_only_a_kv_cache_scheme_which_needs_calibration_and_dumps_as_the_spec_json()
+    {
+        const string yaml = "quant_stage:\n  quant_modifiers:\n    QuantizationModifier:\n      kv_cache_scheme: {num_bits: 8, type: float, symmetric: true, strategy: tensor, dynamic: false}\n";
+        var recipe = Offload.Compression.Modifiers.CompressionRecipe.From(Offload.Compression.Recipes.Recipe.Parse(yaml), yaml);
+        Assert.Empty(recipe.Plan!.Groups);
+        Assert.True(recipe.NeedsCalibration);
+        Assert.Equal("""{"actorder":null,"block_structure":null,"dynamic":false,"group_size":null,"num_bits":8,"observer":"memoryless_minmax","observer_kwargs":{},"scale_dtype":null,"strategy":"tensor","symmetric":true,"type":"float","zp_dtype":null}""",
+            new System.Text.Json.Nodes.JsonObject(recipe.Plan.KvCacheScheme!.ToJson().OrderBy(p => p.Key, StringComparer.Ordinal)
+                .Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone()))).ToJsonString()); // config.json sorts keys
+    }
+
     [Theory]
     [InlineData(8, QuantizationType.Int, true, false, QuantizationStrategy.Tensor, "fp8 e4m3")]
     [InlineData(4, QuantizationType.Float, true, false, QuantizationStrategy.Tensor, "fp8 e4m3")]

@@ -212,6 +212,8 @@ public sealed class KvCacheCompressTests(ITestOutputHelper output)
         {
             using var ckpt = CompressedCheckpoint.Open(dir);
             var online = SpinQuantOnlineLoader.For(ckpt);
+            // R3 as llm-compressor's transform_config writes it: q_attn and k_cache on every self_attn.
+            Assert.Equal(online is null ? [] : new[] { ("R3", "q_attn"), ("R3", "k_cache") }, ckpt.OnlineTransforms());
             var probe = new Probe();
             var hooks = new List<ILinearInputHook>();
             if (online is not null) hooks.Add(online);
