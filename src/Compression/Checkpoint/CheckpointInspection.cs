@@ -6,7 +6,8 @@ namespace Offload.Compression.Checkpoint;
 /// <summary>
 /// What <see cref="CheckpointInspector.Inspect"/> read from a Hugging Face or compressed-tensors checkpoint folder:
 /// the raw config.json, the safetensors files and every tensor (headers only), per-layer groups, totals, and the
-/// quantization_config / transform_config objects when present (raw JSON: nothing is validated or dropped).
+/// quantization_config / transform_config objects when present (raw JSON: nothing is validated or dropped), and the
+/// values of the KV-cache scales (a few numbers per layer).
 /// </summary>
 public sealed record CheckpointInspection(
     string Directory,
@@ -23,6 +24,12 @@ public sealed record CheckpointInspection(
 
     /// <summary>Why compressed-tensors cannot load this checkpoint and Offload is needed (one line each); empty when it can.</summary>
     public IReadOnlyList<string> NeedsOffload { get; init; } = [];
+
+    /// <summary>
+    /// The KV-cache scales (kv_cache_scheme: every "*.self_attn.k_scale" / "v_scale" tensor, in tensor order) with their
+    /// dtype, shape and values; empty when there are none.
+    /// </summary>
+    public IReadOnlyList<(string Name, DType DType, IReadOnlyList<long> Shape, float[] Values)> KvCacheScales { get; init; } = [];
 
     /// <summary>Sum of the tensors' stored bytes.</summary>
     public long TotalBytes => Tensors.Sum(t => t.ByteLength);

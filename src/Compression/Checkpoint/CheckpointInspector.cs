@@ -11,7 +11,8 @@ namespace Offload.Compression.Checkpoint;
 /// <summary>
 /// Reads a checkpoint folder for `offload inspect` without loading a weight: config.json (any architecture: kept as
 /// raw JSON), the safetensors headers (one file or an index with shards), and compressed-tensors' quantization_config
-/// and transform_config. Also turns quantization and transform arguments into one-line descriptions.
+/// and transform_config (plus the values of the KV-cache scales k_scale / v_scale, a few numbers per layer). Also turns
+/// quantization and transform arguments into one-line descriptions.
 /// </summary>
 public static class CheckpointInspector
 {
@@ -54,7 +55,22 @@ public static class CheckpointInspector
         {
             Recipe = File.Exists(Path.Combine(dir, CompressedTensorsWriter.RecipeFileName)) ? File.ReadAllText(Path.Combine(dir, CompressedTensorsWriter.RecipeFileName)) : null,
             NeedsOffload = NeedsOffload(config, transform),
+            KvCacheScales = KvScales(checkpoint, tensors),
         };
+    }
+
+    // Every self_attn k_scale / v_scale with its values (read: one value per KV head at most).
+    private static IReadOnlyList<(string, DType, IReadOnlyList<long>, float[])> KvScales(SafetensorsCheckpoint checkpoint, IReadOnlyList<TensorDescriptor> tensors)
+    {
+        var result = new List<(string, DType, IReadOnlyList<long>, float[])>();
+        foreach (var t in tensors)
+        {
+            if (!t.Name.EndsWith(".self_attn.k_scale", StringComparison.Ordinal) && !t.Name.EndsWith(".self_attn.v_scale", StringComparison.Ordinal)) continue;
+            if (t.DType is not (DType.F32 or DType.BF16 or DType.F16) || t.ElementCount > 4096) continue;
+            using var v = checkpoint.Get(t.Name);
+            result.Add((t.Name, t.DType, t.Shape.ToArray(), v.ToFloatArray()));
+        }
+        return result;
     }
 
     /// <summary>

@@ -16,7 +16,7 @@ namespace Offload.Compression.Checkpoint;
 /// strictly (config groups, ignore, format, transform_config), quantized linears are unpacked and dequantized
 /// ((q − zp)·scale in the scale dtype, g_idx honoured; fp8 weights, fp4 packs with e4m3 + global or E8M0 scales in the
 /// model dtype), and <see cref="LoadModel"/> builds a model whose layers run the
-/// dequantized weights with the config's dynamic input-activation quantization. A transform_config with online
+/// dequantized weights with the config's input-activation and KV-cache (kv_cache_scheme: k_scale / v_scale) quantization. A transform_config with online
 /// locations (input, output, q_attn, k_cache) needs the caller's hooks for them; fused (weight_*) entries are never
 /// applied again.
 /// </summary>
@@ -82,14 +82,14 @@ public sealed class CompressedCheckpoint : IDisposable
             foreach (var i in ig.EnumerateArray()) ignore.Add(i.GetString() ?? throw new CompressedCheckpointException($"{where}.ignore: entries must be strings"));
         QuantizationArgs? kv = qc.TryGetProperty("kv_cache_scheme", out var k) && k.ValueKind == JsonValueKind.Object
             ? QuantizationArgs.FromJson(k, $"{where}.kv_cache_scheme") : null;
-        if (kv is not null) throw new CompressedCheckpointException($"{where}: kv_cache_scheme is not supported by this reader");
+        if (kv is not null) KvCacheScheme.Check(kv, $"{where}.kv_cache_scheme");
         var format = qc.TryGetProperty("format", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString()! : CompressionFormat.Dense;
         JsonNode? transform = qc.TryGetProperty("transform_config", out var tc) && tc.ValueKind == JsonValueKind.Object && tc.EnumerateObject().Any()
             ? JsonNode.Parse(tc.GetRawText()) : null;
         var tensors = SafetensorsCheckpoint.Open(dir);
         try
         {
-            return new CompressedCheckpoint(dir, config, tensors, new QuantizationPlan(groups, ignore), format, transform);
+            return new CompressedCheckpoint(dir, config, tensors, new QuantizationPlan(groups, ignore, kv), format, transform);
         }
         catch
         {
@@ -224,6 +224,28 @@ public sealed class CompressedCheckpoint : IDisposable
         return scale is null && global is null ? null : new StaticInputScale(scale, global);
     }
 
+    /// <summary>
+    /// The stored k_scale / v_scale of layer <paramref name="layer"/> (kv_cache_scheme, formats spec §7.2: [1] or
+    /// [num_kv_heads, 1, 1] in the model dtype), or null when the checkpoint has no kv_cache_scheme.
+    /// </summary>
+    public KvCacheScales? KvCacheScales(int layer)
+    {
+        if (Plan.KvCacheScheme is not { } args) return null;
+        var shape = KvCacheScheme.Shape(args, Config);
+        float[] One(string name)
+        {
+            if (!Tensors.Contains(name))
+                throw new CompressedCheckpointException($"{Directory}: {name} is missing; a checkpoint with a kv_cache_scheme stores k_scale and v_scale for every self_attn");
+            using var t = Tensors.Get(name);
+            if (!t.Shape.SequenceEqual(shape) || t.DType is not (DType.F32 or DType.BF16 or DType.F16))
+                throw new CompressedCheckpointException($"{Directory}: {name} is {t.DType.ToSafetensorsName()} [{string.Join(", ", t.Shape.ToArray())}]; kv_cache_scheme strategy {args.Strategy.ToName()} stores a float [{string.Join(", ", shape)}]");
+            return t.ToFloatArray();
+        }
+        var k = One(KvCacheScheme.KScale(layer));
+        var dtype = Tensors.Descriptor(KvCacheScheme.KScale(layer)).DType;
+        return new KvCacheScales(k, One(KvCacheScheme.VScale(layer)), dtype);
+    }
+
     /// <summary>Layer <paramref name="layer"/>'s weights with quantized linears dequantized (owned by the caller).</summary>
     public DecoderLayerWeights LayerWeights(int layer) =>
         DecoderLayerWeights.From(Config, layer, name =>
@@ -234,9 +256,11 @@ public sealed class CompressedCheckpoint : IDisposable
         }, Directory);
 
     /// <summary>
-    /// A resident evaluation model: dequantized weights, the config's dynamic input-activation fake-quantization, and
-    /// <paramref name="onlineTransforms"/> (hooks for transform_config's online locations, run before the activation
-    /// quantization). The checkpoint must stay open while the model is used.
+    /// A resident evaluation model: dequantized weights, the config's input-activation fake-quantization (dynamic, or
+    /// with the stored static scales), the kv_cache_scheme's fake-quantization of the post-RoPE keys and the values with
+    /// the stored k_scale / v_scale, and <paramref name="onlineTransforms"/> (hooks for transform_config's online
+    /// locations, run before the activation and KV-cache quantization: R3 rotates k before it is quantized). The
+    /// checkpoint must stay open while the model is used.
     /// </summary>
     public CausalLM LoadModel(IReadOnlyList<ILinearInputHook>? onlineTransforms = null)
     {
@@ -245,6 +269,8 @@ public sealed class CompressedCheckpoint : IDisposable
         var hooks = new List<ILinearInputHook>(onlineTransforms ?? []);
         var act = new ActivationQuantHook(Config, _schemes, InputScale);
         if (act.IsActive) hooks.Add(act);
+        if (Plan.KvCacheScheme is { } kv)
+            hooks.Add(new KvCacheQuantHook(Config, kv, Enumerable.Range(0, Config.NumHiddenLayers).Select(l => KvCacheScales(l)!).ToArray()));
         var rope = new RotaryEmbedding(Config);
         var layers = new List<HookedDecoderLayer>();
         try

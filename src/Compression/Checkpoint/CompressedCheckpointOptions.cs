@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Offload.Compression.Quantization;
 using Offload.Model.SafeTensors;
 using Offload.Tensors;
 
@@ -20,6 +21,13 @@ public sealed record CompressedCheckpointOptions
 
     /// <summary>The applied recipe's text, saved as recipe.yaml beside the weights (as llm-compressor does); null → none.</summary>
     public string? RecipeYaml { get; init; }
+
+    /// <summary>
+    /// The calibrated k/v scales of layer i, required when the plan has a kv_cache_scheme (written as
+    /// model.layers.i.self_attn.k_scale / v_scale ahead of the layer's attention parameters, as the attention module's
+    /// own parameters come first in its state dict).
+    /// </summary>
+    public Func<int, KvCacheScales>? KvCacheScales { get; init; }
 
     /// <summary>
     /// Online transform weights written after the model's parameters, as llm-compressor's state dict holds them

@@ -54,8 +54,12 @@ public static class CompressedTensorsWriter
         if (!File.Exists(configPath))
             throw new CompressedCheckpointException($"{sourceDir}: no config.json in the source model folder; pass the folder the model was loaded from");
         var config = LlamaConfig.Load(configPath);
-        if (plan.KvCacheScheme is not null)
-            throw new CompressedCheckpointException($"{outDir}: kv_cache_scheme is not supported by this writer; remove it from the recipe");
+        if (plan.KvCacheScheme is { } kvArgs)
+        {
+            KvCacheScheme.Check(kvArgs, $"{outDir}: quantization plan");
+            if (options.KvCacheScales is null)
+                throw new CompressedCheckpointException($"{outDir}: the plan has a kv_cache_scheme but no calibrated k/v scales were given; calibrate with data (GPTQModifier / QuantizationModifier with --dataset)");
+        }
         var full = Path.GetFullPath(outDir).TrimEnd(Path.DirectorySeparatorChar);
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
             throw new CompressedCheckpointException($"{full}: output folder exists and is not empty; remove it or choose another --out");
@@ -68,8 +72,15 @@ public static class CompressedTensorsWriter
         {
             using (var writer = SafetensorsCheckpointWriter.CreateIncremental(temp, options.MaxShardBytes))
             {
+                var kvLayer = -1;
                 foreach (var spec in ModuleTree.Parameters(config))
                 {
+                    if (plan.KvCacheScheme is { } kv && ModuleNames.LayerIndexOf(spec.Name) is var layer and >= 0 && layer != kvLayer
+                        && spec.Name.StartsWith(ModuleNames.SelfAttn(layer) + ".", StringComparison.Ordinal))
+                    {
+                        WriteKvScales(writer, config, kv, layer, options.KvCacheScales!(layer), outDir);
+                        kvLayer = layer;
+                    }
                     var module = spec.Name.EndsWith(".weight", StringComparison.Ordinal) ? spec.Name[..^".weight".Length] : null;
                     if (module is not null && schemes.TryGetValue(module, out var scheme) && scheme.Weights is not null)
                     {
@@ -111,6 +122,17 @@ public static class CompressedTensorsWriter
             throw;
         }
         return Directory.GetFiles(full).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+    }
+
+    // k_scale / v_scale of one layer: [1] or [num_kv_heads, 1, 1] in the model dtype (formats spec §7.2).
+    private static void WriteKvScales(SafetensorsCheckpointWriter writer, LlamaConfig config, QuantizationArgs args, int layer, KvCacheScales scales, string outDir)
+    {
+        var count = KvCacheScheme.ScaleCount(args, config);
+        if (scales.K.Length != count || scales.V.Length != count)
+            throw new CompressedCheckpointException($"{outDir}: layer {layer} has {scales.K.Length} k scales, kv_cache_scheme strategy {args.Strategy.ToName()} needs {count}; calibrate again with this recipe");
+        var (k, v) = scales.ToTensors(KvCacheScheme.Shape(args, config));
+        using (k) writer.Write(KvCacheScheme.KScale(layer), k);
+        using (v) writer.Write(KvCacheScheme.VScale(layer), v);
     }
 
     /// <summary>The compressed tensors of one linear (names prefixed with the module), sorted by name.</summary>

@@ -10,8 +10,9 @@ using Offload.Tensors;
 namespace Offload.Compression.Gptq;
 
 /// <summary>
-/// Quantizes the linears of one decoder layer (spec §6.3–6.4, §8). Static input activations (FP8, NVFP4) are observed
-/// over the calibration inputs in the same hooked forward (<see cref="InputRangeObserver"/>). RTN: observer qparams, round to nearest. GPTQ: the
+/// Quantizes the linears of one decoder layer (spec §6.3–6.4, §8). Static input activations (FP8, NVFP4) and the KV
+/// cache (kv_cache_scheme) are observed over the calibration inputs in the same hooked forward
+/// (<see cref="InputRangeObserver"/>, <see cref="KvCacheObserver"/>). RTN: observer qparams, round to nearest. GPTQ: the
 /// layer's calibration inputs run through the unquantized layer once (activation quantization off), accumulating one
 /// Hessian per linear input (q/k/v share one, gate/up share one; o_proj/down_proj see the unquantized sublayers'
 /// outputs), then each linear is solved with <see cref="GptqSolver"/> (concurrently when allowed).
@@ -25,7 +26,18 @@ public static class LayerQuantizer
     /// </summary>
     public static IReadOnlyList<LinearQuantization> Quantize(LlamaConfig config, int layer, DecoderLayerWeights weights,
         IReadOnlyDictionary<string, QuantizationScheme> schemes, QuantizationMethod method, Func<int, Tensor>? inputs, int batchCount,
-        GptqOptions? options = null, LayerTimings? timings = null, IReadOnlyList<ILinearInputHook>? before = null)
+        GptqOptions? options = null, LayerTimings? timings = null, IReadOnlyList<ILinearInputHook>? before = null) =>
+        QuantizeLayer(config, layer, weights, schemes, method, inputs, batchCount, options, timings, before).Linears;
+
+    /// <summary>
+    /// <see cref="Quantize"/>, plus the layer's KV-cache scales when <paramref name="kvCache"/> (the plan's
+    /// kv_cache_scheme) is given: the post-RoPE keys and the values are observed in the same calibration pass
+    /// (<see cref="KvCacheObserver"/>, after the <paramref name="before"/> hooks, so after SpinQuant's R3) and k_scale /
+    /// v_scale computed in the dtype of q_proj's weight (the attention module's first parameter).
+    /// </summary>
+    public static LayerQuantization QuantizeLayer(LlamaConfig config, int layer, DecoderLayerWeights weights,
+        IReadOnlyDictionary<string, QuantizationScheme> schemes, QuantizationMethod method, Func<int, Tensor>? inputs, int batchCount,
+        GptqOptions? options = null, LayerTimings? timings = null, IReadOnlyList<ILinearInputHook>? before = null, QuantizationArgs? kvCache = null)
     {
         options ??= new GptqOptions();
         var named = weights.Named(layer).ToDictionary(p => p.Name, p => p.Tensor, StringComparer.Ordinal);
@@ -33,7 +45,7 @@ public static class LayerQuantizer
         foreach (var site in LinearInputs.All)
         foreach (var m in LinearInputs.Modules(layer, site))
             if (schemes.TryGetValue(m, out var s) && s.Weights is not null) modules.Add((m, s, site));
-        if (modules.Count == 0) return [];
+        if (modules.Count == 0 && kvCache is null) return new LayerQuantization([], null);
 
         // Static input activations (FP8 input_scale, NVFP4 input_global_scale) are observed in the same calibration pass.
         var staticSites = new Dictionary<LinearInput, QuantizationArgs>();
@@ -41,17 +53,21 @@ public static class LayerQuantizer
             if (scheme.InputActivations is { Dynamic: not DynamicMode.Dynamic } ia) staticSites.TryAdd(site, ia);
         IReadOnlyDictionary<LinearInput, float[]>? hessians = null;
         IReadOnlyDictionary<LinearInput, StaticInputScale>? inputScales = null;
-        if (method == QuantizationMethod.Gptq || staticSites.Count > 0)
+        KvCacheScales? kvScales = null;
+        var gptq = method == QuantizationMethod.Gptq && modules.Count > 0;
+        if (gptq || staticSites.Count > 0 || kvCache is not null)
         {
             if (inputs is null || batchCount == 0)
-                throw new ArgumentException($"layer {layer}: {(method == QuantizationMethod.Gptq ? "GPTQ" : "static input activations")} need calibration inputs");
+                throw new ArgumentException($"layer {layer}: {(gptq ? "GPTQ" : staticSites.Count > 0 ? "static input activations" : "kv_cache_scheme")} need calibration inputs");
             var sites = modules.Select(m => m.Site).Distinct().ToDictionary(s => s, s => checked((int)named[ModuleNames.Weight(modules.First(m => m.Site == s).Module)].Dim(1)));
-            var capture = method == QuantizationMethod.Gptq ? new HessianCaptureHook(layer, sites) : null;
+            var capture = gptq ? new HessianCaptureHook(layer, sites) : null;
             var observer = staticSites.Count > 0 ? new InputRangeObserver(layer, staticSites) : null;
+            var kvObserver = kvCache is null ? null : new KvCacheObserver(layer, kvCache, config);
             var rope = new RotaryEmbedding(config);
             var hookList = new List<ILinearInputHook>(before ?? []);
             if (capture is not null) hookList.Add(capture);
             if (observer is not null) hookList.Add(observer);
+            if (kvObserver is not null) hookList.Add(kvObserver);
             using var hooked = new HookedDecoderLayer(config, layer, weights, rope, hookList, ownsWeights: false);
             var t0 = Stopwatch.GetTimestamp();
             for (var b = 0; b < batchCount; b++)
@@ -67,7 +83,9 @@ public static class LayerQuantizer
             }
             hessians = capture?.Hessians.ToDictionary(p => p.Key, p => p.Value.Normalized());
             inputScales = observer?.Scales(named[ModuleNames.Weight(modules[0].Module)].DType);
+            kvScales = kvObserver?.Scales(weights.QProj.DType);
         }
+        if (modules.Count == 0) return new LayerQuantization([], kvScales);
         StaticInputScale? InputOf(LinearInput site) => inputScales is not null && inputScales.TryGetValue(site, out var v) ? v : null;
 
         var fused = FusedGlobalScales.AbsMax(layer, schemes, m => named[ModuleNames.Weight(m)]);
@@ -114,7 +132,7 @@ public static class LayerQuantizer
         if (options.ParallelSolves) Parallel.For(0, modules.Count, Solve);
         else for (var i = 0; i < modules.Count; i++) Solve(i);
         if (timings is not null) timings.Solve += Stopwatch.GetElapsedTime(ts).TotalSeconds;
-        return results;
+        return new LayerQuantization(results, kvScales);
     }
 
     /// <summary>

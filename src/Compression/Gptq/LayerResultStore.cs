@@ -11,7 +11,8 @@ namespace Offload.Compression.Gptq;
 /// temporary name and renamed), so a resumed job still has the qparams and weights of the layers it does not redo and
 /// writes the same checkpoint as an uninterrupted one. Per module: weight (its dtype, fake-quantized), weight_scale
 /// (scale dtype), weight_zero_point (int32, unpacked), weight_g_idx (int32, when present), weight_global_scale (f32 [1],
-/// NVFP4), input_scale / input_global_scale (f32 [1], static input activations); metadata: scheme JSON, loss, fallback flag.
+/// NVFP4), input_scale / input_global_scale (f32 [1], static input activations); per layer kv_cache.k_scale / v_scale
+/// (the model dtype, [cells], with a kv_cache_scheme); metadata: scheme JSON, loss, fallback flag.
 /// </summary>
 public sealed class LayerResultStore(string directory)
 {
@@ -19,7 +20,7 @@ public sealed class LayerResultStore(string directory)
 
     public string PathOf(int layer) => System.IO.Path.Combine(Directory, string.Create(CultureInfo.InvariantCulture, $"layer-{layer:D5}.safetensors"));
 
-    public void Save(int layer, IReadOnlyList<LinearQuantization> results)
+    public void Save(int layer, IReadOnlyList<LinearQuantization> results, KvCacheScales? kvCache = null)
     {
         System.IO.Directory.CreateDirectory(Directory);
         var tensors = new List<(string, Tensor)>();
@@ -42,6 +43,13 @@ public sealed class LayerResultStore(string directory)
                 meta[p + "loss"] = r.Loss.ToString("R", CultureInfo.InvariantCulture);
                 meta[p + "fallback"] = r.FellBackToRtn ? "1" : "0";
             }
+            if (kvCache is not null)
+            {
+                // Stored in their own dtype (lossless: the values are already values of it), flat [cells].
+                var (k, v) = kvCache.ToTensors([kvCache.K.Length]);
+                tensors.Add(("kv_cache.k_scale", k));
+                tensors.Add(("kv_cache.v_scale", v));
+            }
             meta["modules"] = string.Join(",", results.Select(r => r.Module));
             SafetensorsWriter.WriteFile(PathOf(layer), tensors, meta);
         }
@@ -49,6 +57,18 @@ public sealed class LayerResultStore(string directory)
         {
             foreach (var (_, t) in tensors) t.Dispose();
         }
+    }
+
+    /// <summary>The saved KV-cache scales of <paramref name="layer"/>, or null when none were saved.</summary>
+    public KvCacheScales? LoadKvCache(int layer)
+    {
+        var path = PathOf(layer);
+        if (!File.Exists(path)) return null;
+        using var f = SafetensorsFile.Open(path);
+        if (!f.Contains("kv_cache.k_scale")) return null;
+        using var k = f.Get("kv_cache.k_scale");
+        using var v = f.Get("kv_cache.v_scale");
+        return new KvCacheScales(k.ToFloatArray(), v.ToFloatArray(), k.DType);
     }
 
     /// <summary>The saved results of <paramref name="layer"/>, or null when none were saved.</summary>

@@ -18,10 +18,11 @@ public sealed record CompressionRecipe(SpinQuantModifierSpec? Rotation, Quantiza
 {
     /// <summary>
     /// True when the job needs calibration data: GPTQ, or a plan with static input activations (FP8's input_scale,
-    /// NVFP4's input_global_scale are observed over the calibration inputs, also under a QuantizationModifier).
+    /// NVFP4's input_global_scale are observed over the calibration inputs, also under a QuantizationModifier) or a
+    /// kv_cache_scheme (k_scale / v_scale likewise).
     /// </summary>
     public bool NeedsCalibration => Quantization is { IsGptq: true }
-        || Plan is { } p && p.Groups.Any(g => g.InputActivations is { Dynamic: not DynamicMode.Dynamic });
+        || Plan is { } p && (p.KvCacheScheme is not null || p.Groups.Any(g => g.InputActivations is { Dynamic: not DynamicMode.Dynamic }));
 
     /// <summary>The method of the quantization modifier: GPTQ for GPTQModifier, RTN for QuantizationModifier.</summary>
     public QuantizationMethod Method => Quantization is { IsGptq: true } ? QuantizationMethod.Gptq : QuantizationMethod.Rtn;

@@ -19,13 +19,16 @@ namespace Offload.Compression.Modifiers;
 /// a stateDir) nothing is kept in memory: a checkpoint writer reads the layers back from the state folder.
 /// </summary>
 /// <para>With <c>method</c> RTN it is the calibrated QuantizationModifier: no Hessians, round-to-nearest weights, and the
-/// static input activations' scales observed over the same calibration inputs.</para>
+/// static input activations' scales observed over the same calibration inputs. The plan's kv_cache_scheme (either
+/// method) observes each layer's post-RoPE keys and values in the same pass (after the online hooks, so after R3) and
+/// keeps its k/v scales (<see cref="KvCache"/>, and in the state folder).</para>
 public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = null, IReadOnlyList<ILinearInputHook>? onlineHooks = null,
     string? stateDir = null, bool keepResults = true, QuantizationMethod method = QuantizationMethod.Gptq) : IJobListener
 {
     private readonly LayerResultStore? _store = stateDir is null ? null : new LayerResultStore(stateDir);
     private readonly GptqOptions _options = options ?? new GptqOptions();
     private readonly Dictionary<string, LinearQuantization> _results = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, KvCacheScales> _kvCache = [];
     private LlamaConfig? _config;
     private IReadOnlyDictionary<string, QuantizationScheme>? _schemes;
 
@@ -33,6 +36,9 @@ public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = n
 
     /// <summary>Every quantized linear so far, by module name.</summary>
     public IReadOnlyDictionary<string, LinearQuantization> Results => _results;
+
+    /// <summary>The calibrated KV-cache scales of every layer so far (with a kv_cache_scheme), by layer.</summary>
+    public IReadOnlyDictionary<int, KvCacheScales> KvCache => _kvCache;
 
     /// <summary>Per-layer time split of the layers done in this process.</summary>
     public Dictionary<int, LayerTimings> Timings { get; } = [];
@@ -42,12 +48,14 @@ public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = n
         _config = info.Config;
         _schemes = plan.Resolve(info.Config);
         _results.Clear();
+        _kvCache.Clear();
         if (_store is null || !keepResults) return;
         for (var layer = 0; layer < info.FirstLayer; layer++)
         {
             var saved = _store.Load(layer)
                 ?? throw new QuantizationConfigException($"{_store.PathOf(layer)}: missing GPTQ results of layer {layer} for the resumed job; start the job again without --resume");
             foreach (var r in saved) _results[r.Module] = r;
+            if (_store.LoadKvCache(layer) is { } kv) _kvCache[layer] = kv;
         }
     }
 
@@ -59,10 +67,12 @@ public sealed class GptqModifier(QuantizationPlan plan, GptqOptions? options = n
         var names = new HashSet<string>(context.ParameterNames, StringComparer.Ordinal);
         using var weights = DecoderLayerWeights.From(config, layer, n => names.Contains(n) ? context.GetParameter(n) : null, $"layer {layer}");
         var timings = new LayerTimings();
-        var results = LayerQuantizer.Quantize(config, layer, weights, _schemes!, method, context.GetInput, context.BatchCount,
-            _options, timings, onlineHooks);
+        var quantized = LayerQuantizer.QuantizeLayer(config, layer, weights, _schemes!, method, context.GetInput, context.BatchCount,
+            _options, timings, onlineHooks, plan.KvCacheScheme);
+        var results = quantized.Linears;
         Timings[layer] = timings;
-        _store?.Save(layer, results);
+        _store?.Save(layer, results, quantized.KvCache);
+        if (quantized.KvCache is { } kv && (keepResults || _store is null)) _kvCache[layer] = kv;
         foreach (var r in results)
         {
             context.ReplaceParameter(ModuleNames.Weight(r.Module), r.WeightTensor());

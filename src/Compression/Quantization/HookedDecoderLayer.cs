@@ -12,7 +12,9 @@ namespace Offload.Compression.Quantization;
 /// A Llama decoder layer whose four linear inputs pass through <see cref="ILinearInputHook"/>s before the linears read
 /// them (activation fake-quantization, online rotations, Hessian capture). Same math as the model's DecoderLayer:
 /// h = x + o_proj(attn(rope(q), rope(k), v)) over RMSNorm(x); y = h + down_proj(SiLU(gate)·up) over RMSNorm(h); causal
-/// grouped-query attention (optionally sliding), f32; Qwen3's per-head q/k RMSNorms before RoPE. Evaluation only: no KV cache.
+/// grouped-query attention (optionally sliding), f32; Qwen3's per-head q/k RMSNorms before RoPE. Hooks that are also
+/// <see cref="IAttentionStateHook"/>s run on the post-RoPE q, k and v before the scores (R3, KV-cache observation and
+/// fake-quantization), in list order. Evaluation only: no KV cache.
 /// </summary>
 public sealed class HookedDecoderLayer : IDecoderLayer, IDisposable
 {
@@ -73,6 +75,8 @@ public sealed class HookedDecoderLayer : IDecoderLayer, IDisposable
                 if (_kNorm is not null) Normalization.RmsNorm(k.ReadOnlySpan<float>(), _kNorm, eps, k.Span<float>(), c.HeadDim);
                 _rope.Apply(q.Span<float>(), c.NumAttentionHeads, seq, 0);
                 _rope.Apply(k.Span<float>(), c.NumKeyValueHeads, seq, 0);
+                foreach (var h in _hooks)
+                    if (h is IAttentionStateHook a) a.OnAttentionStates(Index, q.Span<float>(), k.Span<float>(), v.Span<float>(), tokens, batch);
                 using var attn = Tensor.Empty(DType.F32, tokens, c.QDim);
                 CausalAttention(q, k, v, attn, batch, seq);
                 Hook(LinearInput.AttentionOutput, attn, tokens, c.QDim, batch);

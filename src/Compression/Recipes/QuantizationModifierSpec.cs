@@ -96,8 +96,8 @@ public sealed record QuantizationModifierSpec : ModifierSpec
             if (spec.DampeningFrac is < 0 or >= 1) throw a.Error("dampening_frac", $"dampening_frac must be in [0, 1), got {spec.DampeningFrac}");
         }
         a.Finish();
-        if (presets.Count == 0 && groups.Count == 0)
-            throw new RecipeException($"{location}: {spec.TypeName} needs 'scheme' (e.g. W4A16) or 'config_groups'");
+        if (presets.Count == 0 && groups.Count == 0 && kv is null)
+            throw new RecipeException($"{location}: {spec.TypeName} needs 'scheme' (e.g. W4A16), 'config_groups' or 'kv_cache_scheme'");
         if (presets.Count > 0 && groups.Count > 0)
             throw new RecipeException($"{location}: {spec.TypeName} has both 'scheme' and 'config_groups'; keep one");
         return spec;

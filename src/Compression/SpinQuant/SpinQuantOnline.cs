@@ -7,9 +7,11 @@ namespace Offload.Compression.SpinQuant;
 /// The online half of SpinQuant as forward hooks: R3 (q ← q·A₃, k ← k·A₃ per head, post-RoPE) and R4
 /// (x ← x·B₄ on the down_proj input), computed in f64 and rounded to f32 (the scheme's default precision). As a
 /// <see cref="ILinearInputHook"/> (for the hooked, fake-quantized layers of calibration and evaluation) it applies R4 at
-/// the down_proj input; R3 sits inside attention, where it leaves q·kᵀ unchanged, so those layers need no hook for it.
+/// the down_proj input, and as an <see cref="IAttentionStateHook"/> R3 on the post-RoPE q and k: it leaves q·kᵀ
+/// unchanged (A₃ is orthogonal) but the KV cache is observed and quantized after it (llm-compressor's k_cache location
+/// runs before the KV quantization), so it must be listed before the KV-cache hooks.
 /// </summary>
-public sealed class SpinQuantOnline(SpinQuantPlan plan) : IActivationHooks, ILinearInputHook
+public sealed class SpinQuantOnline(SpinQuantPlan plan) : IActivationHooks, ILinearInputHook, IAttentionStateHook
 {
     private readonly RotationMatrix? _r3 = plan.R3;
     private readonly RotationMatrix? _r4 = plan.R4;
@@ -30,6 +32,9 @@ public sealed class SpinQuantOnline(SpinQuantPlan plan) : IActivationHooks, ILin
         Rotate(q, _r3);
         Rotate(k, _r3);
     }
+
+    public void OnAttentionStates(int layer, Span<float> q, Span<float> k, Span<float> v, int tokens, int sequences) =>
+        QueryKeyPostRope(layer, q, k, tokens);
 
     public void DownProjInput(int layer, Span<float> x, int tokens)
     {

@@ -12,7 +12,7 @@ namespace Offload.Coordinator.Commands;
 /// <summary>
 /// `offload inspect DIR [--tensors] [--json]`: the architecture (config.json), every tensor's dtype, shape and bytes
 /// (grouped per layer; all of them with --tensors), totals, and a compressed-tensors checkpoint's quantization_config
-/// and transform_config. Reads headers only.
+/// (with the KV-cache scales' values) and transform_config. Reads headers only, plus the k_scale / v_scale values.
 /// </summary>
 public static class InspectCommand
 {
@@ -77,6 +77,13 @@ public static class InspectCommand
             }).ToArray()),
             ["quantization_config"] = x.QuantizationConfig?.DeepClone(),
             ["transform_config"] = x.TransformConfig?.DeepClone(),
+            ["kv_cache_scales"] = new JsonArray(x.KvCacheScales.Select(k => (JsonNode)new JsonObject
+            {
+                ["name"] = k.Name,
+                ["dtype"] = k.DType.ToSafetensorsName(),
+                ["shape"] = new JsonArray(k.Shape.Select(d => (JsonNode)d).ToArray()),
+                ["values"] = new JsonArray(k.Values.Select(v => (JsonNode)v).ToArray()),
+            }).ToArray()),
             ["recipe"] = x.Recipe,
             ["needs_offload"] = new JsonArray(x.NeedsOffload.Select(r => (JsonNode)r).ToArray()),
         };
@@ -152,6 +159,9 @@ public static class InspectCommand
             }
             o.WriteLine($"  ignore {CheckpointInspector.List(q["ignore"])}");
             if (q["kv_cache_scheme"] is JsonObject kv) o.WriteLine($"  kv_cache_scheme {CheckpointInspector.DescribeArgs(kv)}");
+            foreach (var (name, dtype, shape, values) in x.KvCacheScales)
+                o.WriteLine($"    {name} {dtype.ToSafetensorsName()} [{string.Join(", ", shape)}] = "
+                    + string.Join(" ", values.Select(v => v.ToString("G9", inv))));
         }
         if (x.TransformConfig is { } tc)
         {

@@ -46,7 +46,7 @@ public static class CompressJob
         if (Directory.Exists(outFull) && Directory.EnumerateFileSystemEntries(outFull).Any())
             throw new OffloadException($"{outFull}: output folder exists and is not empty; remove it or choose another --out");
         if (recipe.NeedsCalibration && o.Calibration is null)
-            throw new OffloadException("GPTQModifier and static input activations need calibration data; pass --dataset FILE --samples N");
+            throw new OffloadException("GPTQModifier, static input activations and kv_cache_scheme need calibration data; pass --dataset FILE --samples N");
         var config = LlamaConfig.Load(Path.Combine(o.ModelDir, LlamaConfig.FileName));
         if (recipe.Plan is { } toCheck) ValidatePlan(toCheck, config, o.ModelDir);
         if (recipe.Rotation is { } rotationToCheck) SpinQuantPlan.CheckSizes(rotationToCheck, config);
@@ -205,6 +205,8 @@ public static class CompressJob
                 TransformConfig = spin is null ? null : System.Text.Json.Nodes.JsonNode.Parse(spin.TransformConfig.ToJson()),
                 ExtraTensors = spin?.OnlineWeights() ?? [],
                 RecipeYaml = recipe.Text,
+                KvCacheScales = plan.KvCacheScheme is null ? null
+                    : layer => store.LoadKvCache(layer) ?? throw new OffloadException($"{store.PathOf(layer)}: the k/v scales of layer {layer} are missing; delete {work} and run again"),
             };
             files = CompressedTensorsWriter.Write(outFull, sourceDir, plan, name => checkpoint.Get(name), Quantized, writerOptions);
         }
@@ -216,12 +218,16 @@ public static class CompressJob
     /// <summary>
     /// Refuses, before any work, a plan whose group size does not divide a targeted linear's in_features (fp4: an odd
     /// width), static input activations other than symmetric per-tensor (FP8, int) or NVFP4's "local" fp4 groups, and a
-    /// kv_cache_scheme (k/v scales are not calibrated yet).
+    /// kv_cache_scheme other than static symmetric fp8 per tensor or per attention head.
     /// </summary>
     public static void ValidatePlan(QuantizationPlan plan, LlamaConfig config, string modelDir)
     {
-        if (plan.KvCacheScheme is not null)
-            throw new OffloadException("recipe: kv_cache_scheme needs calibrated k/v scales, which this runtime does not compute yet; remove kv_cache_scheme");
+        if (plan.KvCacheScheme is { } kv)
+        {
+            KvCacheScheme.Check(kv, "recipe");
+            if (kv.Strategy == QuantizationStrategy.AttnHead && config.KvDim % config.NumKeyValueHeads != 0)
+                throw new OffloadException($"{modelDir}: kv_cache_scheme strategy attn_head needs num_key_value_heads to divide the key width");
+        }
         using var checkpoint = SafetensorsCheckpoint.Open(modelDir);
         foreach (var (module, scheme) in plan.Resolve(config))
         {
