@@ -10,7 +10,8 @@ namespace Offload.Runtime;
 /// while the handler runs (spans the handler opens are its children; async handlers keep it as their parent). Tags:
 /// actor.type, offload.message.type; status error when the handler threw. The context travels in the mailbox
 /// (<see cref="MeteredMailbox"/> wraps the message in a <see cref="TracedMessage"/>), so it costs nothing when nobody
-/// listens.
+/// listens. A message that arrives before the actor's cell has started (right after <c>ActorOf</c>) is moved into the
+/// mailbox by Akka.NET off the sender's thread and is handled without a message span.
 /// </summary>
 public abstract class TracedReceiveActor : ReceiveActor
 {

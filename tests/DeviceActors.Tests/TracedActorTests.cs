@@ -31,6 +31,9 @@ public sealed class TracedActorTests
         try
         {
             var device = DeviceClient.Start(system, new DeviceOptions(new DeviceId(DeviceKind.Cpu, 7), 1000));
+            // Messages that reach an actor before its cell has started are queued by Akka.NET on another thread and carry
+            // no context (documented on TracedReceiveActor): let it start first.
+            await device.StatsAsync().WaitAsync(Safety);
             ActivityTraceId trace;
             ActivitySpanId parent;
             using (var job = OffloadTelemetry.Source.StartActivity("test.parent"))
