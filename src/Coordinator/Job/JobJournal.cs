@@ -116,26 +116,7 @@ public sealed class JobJournal
     public void CommitLayer(int layer, ActivationSet outputs)
     {
         if (layer != CompletedLayers) throw new InvalidOperationException($"journal: layer {layer} committed after {CompletedLayers} completed layers");
-        var name = string.Create(CultureInfo.InvariantCulture, $"acts-{layer:D4}.safetensors");
-        var tensors = new List<(string, Tensor)>(Batches);
-        try
-        {
-            for (var b = 0; b < Batches; b++) tensors.Add((BatchName(b), outputs.Get(b)));
-            var descriptors = tensors.Select(t => new TensorDescriptor(t.Item1, t.Item2.DType, t.Item2.Shape.ToArray())).ToArray();
-            var header = SafetensorsWriter.BuildHeader(descriptors, null);
-            DurableFile.Write(Path.Combine(Dir, name), fs =>
-            {
-                Span<byte> len = stackalloc byte[8];
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
-                fs.Write(len);
-                fs.Write(header);
-                foreach (var (_, t) in tensors) SafetensorsWriter.WriteData(fs, t);
-            }, () => JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{layer}:before-rename")));
-        }
-        finally
-        {
-            foreach (var (_, t) in tensors) t.Dispose();
-        }
+        var (name, _) = WriteActivations(layer, outputs);
         JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{layer}:before-progress"));
         var progress = new JsonObject { ["completed_layers"] = layer + 1, ["activations"] = name };
         DurableFile.WriteAllText(Path.Combine(Dir, ProgressName), progress.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");

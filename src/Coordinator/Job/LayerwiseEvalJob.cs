@@ -1,19 +1,14 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
 using Offload.Runtime;
 using Offload.Compression.Sequential;
-using Offload.DeviceActors;
 using Offload.Model;
 using Offload.Model.Config;
 using Offload.Model.Evaluation;
-using Offload.Model.Forward;
 using Offload.Model.Loading;
-using Offload.Model.Naming;
 using Offload.Model.SafeTensors;
-using Offload.Protocol;
 using Offload.Protocol.Telemetry;
 
 namespace Offload.Coordinator.Job;
@@ -21,11 +16,12 @@ namespace Offload.Coordinator.Job;
 /// <summary>
 /// The sequential layer-wise job, here as an evaluation (the model issue's protocol): batches of windows enter the
 /// embedding, then go through decoder layers 0..L−1 one layer at a time — every batch through layer l before any
-/// through l+1 — and finally through final norm + lm_head to per-window NLL. Each layer is a <see cref="LayerShard"/>
-/// replica on every device; a layer's batches are split over the devices (batch b on device b mod D) and reassembled
+/// through l+1 — and finally through final norm + lm_head to per-window NLL. This entry checks the inputs, then starts
+/// the embedded one-node cluster and its <see cref="JobCoordinator"/> singleton, which sequences the
+/// <see cref="LayerPipeline"/>. Each layer is a LayerShard replica on every device; a layer's batches are split over the devices (batch b on device b mod D) and reassembled
 /// in batch order, so results do not depend on the device count. While layer l computes, layers l+1..l+depth are
 /// prefetched. Between layers the batch activations stay in host memory under a budget (spilling to files beyond it).
-/// With an output folder, every completed layer is journaled and --resume continues after the last one.
+/// With an output folder, every completed layer is journaled (file + event) and --resume replays the events.
 /// Listeners get initialize, calibration_start, sequential_epoch_end after each layer, calibration_end, finalize.
 /// </summary>
 public static class LayerwiseEvalJob
