@@ -25,7 +25,6 @@ public static class Program
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(NodeCommand.Create());
-        root.Subcommands.Add(BrokerCommand.Create());
         return root;
     }
 }

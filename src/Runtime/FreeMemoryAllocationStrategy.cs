@@ -6,8 +6,9 @@ using Akka.Cluster.Sharding;
 namespace Offload.Runtime;
 
 /// <summary>
-/// Places a new shard on the region whose node reports the most free device memory; ties go to the lowest node address
-/// (host, then port, then the region's path), so the same cluster state always gives the same placement. Regions on
+/// Places a new shard on the region whose node reports the most free device memory; ties go to the region holding the
+/// fewest shards, then to the lowest node address (host, then port, then the region's path), so the same cluster state
+/// always gives the same placement and equal nodes take turns. Regions on
 /// members that are leaving, exiting or down get no new shard while another region can take it.
 /// <para>
 /// Rebalance: none (<see cref="Rebalance"/> returns an empty set). A layer shard is a short-lived work item that holds
@@ -48,18 +49,21 @@ public sealed class FreeMemoryAllocationStrategy : IShardAllocationStrategy, IAc
         IActorRef? best = null;
         Address? bestAddress = null;
         var bestFree = long.MinValue;
+        var bestCount = int.MaxValue;
         var bestAvailable = false;
         foreach (var region in currentShardAllocations.Keys)
         {
             var address = AddressOf(region);
             var available = !unavailable.Contains(address);
             var free = _freeDeviceMemory(address);
+            var count = currentShardAllocations[region].Count;
             var better = best is null
                 || (available && !bestAvailable)
                 || (available == bestAvailable && (free > bestFree
-                    || (free == bestFree && Compare(address, region, bestAddress!, best) < 0)));
+                    || (free == bestFree && (count < bestCount
+                        || (count == bestCount && Compare(address, region, bestAddress!, best) < 0)))));
             if (!better) continue;
-            (best, bestAddress, bestFree, bestAvailable) = (region, address, free, available);
+            (best, bestAddress, bestFree, bestCount, bestAvailable) = (region, address, free, count, available);
         }
         return Task.FromResult(best!);
     }

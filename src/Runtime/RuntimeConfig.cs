@@ -86,6 +86,7 @@ public static class RuntimeConfig
                 sharding {
                   state-store-mode = ddata
                   remember-entities = off
+                  passivate-idle-entity-after = off
                   retry-interval = {{Ms(settings.ShardingRetryInterval)}}
                 }
                 singleton {

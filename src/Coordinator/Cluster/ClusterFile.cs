@@ -1,45 +1,79 @@
 using System.Globalization;
-using Offload.Actors.Cluster;
 using Offload.DeviceActors;
 using Offload.Protocol;
+using Offload.Runtime;
 using YamlDotNet.RepresentationModel;
 
 namespace Offload.Coordinator.Cluster;
 
 /// <summary>
-/// A cluster file (cluster-config/settings.yaml documents every key with its default): the settings every node and
-/// client of one cluster share, and the nodes. Unknown keys are errors (a typo must not silently fall back to a
-/// default); every error names the file, the key and the fix.
+/// A cluster file (cluster-config/settings.yaml documents every key with its default): the Akka.NET cluster every node
+/// and client of one cluster share — its name, seed nodes, journal and failure-detector settings — and the nodes. Unknown
+/// keys are errors (a typo must not silently fall back to a default); every error names the file, the key and the fix.
 /// </summary>
-public sealed record ClusterFile(string Path, ClusterSettings Settings, TimeSpan LayerTimeout, IReadOnlyList<ClusterFileNode> Nodes)
+public sealed record ClusterFile(string Path, string Name, IReadOnlyList<string> Seeds, IReadOnlyList<ClusterFileNode> Nodes)
 {
-    /// <summary>Address the driver's tensor server listens on (jobs.driver-bind).</summary>
-    public string DriverBind { get; init; } = "127.0.0.1";
+    /// <summary>May host the job coordinator singleton (and its journal).</summary>
+    public const string CoordinatorRole = "coordinator";
 
-    /// <summary>Host name written into the driver's tensor URLs (jobs.driver-host; default: the bind address).</summary>
-    public string DriverHost { get; init; } = "127.0.0.1";
+    /// <summary>Hosts layer entities (the shard region "layer-work") on its devices.</summary>
+    public const string WorkerRole = "worker";
 
-    public static readonly TimeSpan DefaultLayerTimeout = TimeSpan.FromHours(1);
+    /// <summary>The role of a process that submits a job (offload eval|compress --cluster) and waits for it.</summary>
+    public const string ClientRole = "client";
 
-    /// <summary>The settings of node <paramref name="nodeId"/> (the only node when null and the file lists one).</summary>
-    public (ClusterSettings Settings, ClusterFileNode Node) ForNode(string? nodeId)
+    /// <summary>journal.postgres: the coordinator's journal on PostgreSQL (Npgsql connection string); null = <see cref="SqliteJournal"/>.</summary>
+    public string? PostgresJournal { get; init; }
+
+    /// <summary>journal.sqlite: a SQLite file every coordinator node can open (one machine); used when no PostgreSQL is given.</summary>
+    public string? SqliteJournal { get; init; }
+
+    /// <summary>membership.heartbeat-interval.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = new RuntimeSettings().HeartbeatInterval;
+
+    /// <summary>membership.acceptable-heartbeat-pause.</summary>
+    public TimeSpan AcceptableHeartbeatPause { get; init; } = new RuntimeSettings().AcceptableHeartbeatPause;
+
+    /// <summary>membership.stable-after (split-brain resolver).</summary>
+    public TimeSpan StableAfter { get; init; } = new RuntimeSettings().StableAfter;
+
+    /// <summary>client.host: where a submitting process binds remoting.</summary>
+    public string ClientHost { get; init; } = "127.0.0.1";
+
+    /// <summary>client.port: 0 = a free port.</summary>
+    public int ClientPort { get; init; }
+
+    /// <summary>The node <paramref name="nodeId"/> (the only node when null and the file lists one).</summary>
+    public ClusterFileNode ForNode(string? nodeId)
     {
-        ClusterFileNode node;
         if (nodeId is null)
         {
             if (Nodes.Count != 1)
                 throw new ClusterConfigurationException($"{Path}: lists {Nodes.Count} nodes; pass --node with one of {string.Join(", ", Nodes.Select(n => n.Id))}");
-            node = Nodes[0];
+            return Nodes[0];
         }
-        else
-        {
-            node = Nodes.FirstOrDefault(n => n.Id == nodeId)
-                ?? throw new ClusterConfigurationException($"{Path}: no node '{nodeId}' under nodes; the file lists {string.Join(", ", Nodes.Select(n => n.Id))}");
-        }
-        var settings = Settings with { NodeId = node.Id, Roles = node.Roles };
-        settings.Validate();
-        return (settings, node);
+        return Nodes.FirstOrDefault(n => n.Id == nodeId)
+            ?? throw new ClusterConfigurationException($"{Path}: no node '{nodeId}' under nodes; the file lists {string.Join(", ", Nodes.Select(n => n.Id))}");
     }
+
+    /// <summary>The runtime settings of node <paramref name="node"/> or, when null, of a submitting client.</summary>
+    public RuntimeSettings Runtime(ClusterFileNode? node, string logFile) => new()
+    {
+        SystemName = Name,
+        Host = node?.Host ?? ClientHost,
+        Port = node?.Port ?? ClientPort,
+        SeedNodes = Seeds.Select(s => $"akka.tcp://{Name}@{s}").ToList(),
+        Roles = node?.Roles ?? [ClientRole],
+        PostgresConnectionString = node is { IsCoordinator: true } ? PostgresJournal : null,
+        SqliteJournalPath = node is { IsCoordinator: true } && PostgresJournal is null ? SqliteJournal! : "unused.db",
+        // Only the coordinator's journal persists; workers and clients never write events.
+        InMemoryJournal = node is not { IsCoordinator: true },
+        HeartbeatInterval = HeartbeatInterval,
+        AcceptableHeartbeatPause = AcceptableHeartbeatPause,
+        StableAfter = StableAfter,
+        JoinTimeout = TimeSpan.FromSeconds(30),
+        LogFile = logFile,
+    };
 
     public static ClusterFile Load(string path)
     {
@@ -52,63 +86,45 @@ public sealed record ClusterFile(string Path, ClusterSettings Settings, TimeSpan
         }
         catch (YamlDotNet.Core.YamlException ex)
         {
-            throw new ClusterConfigurationException($"{path}: not valid YAML at line {ex.Start.Line}: {ex.Message}");
+            throw new ClusterConfigurationException($"{path}: not valid YAML at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}");
         }
         var root = yaml.Documents.Count == 0 ? new YamlMappingNode() : yaml.Documents[0].RootNode as YamlMappingNode
-            ?? throw new ClusterConfigurationException($"{path}: the top level must be a mapping (cluster:, broker:, membership:, sharding:, jobs:, nodes:)");
+            ?? throw new ClusterConfigurationException($"{path}: the top level must be a mapping (cluster:, journal:, membership:, client:, nodes:)");
         var p = new Reader(path);
-        p.Keys(root, "", "cluster", "broker", "membership", "sharding", "jobs", "nodes");
-        var settings = new ClusterSettings();
-        var layerTimeout = DefaultLayerTimeout;
-        string driverBind = "127.0.0.1", driverHost = "";
+        p.Keys(root, "", "cluster", "journal", "membership", "client", "nodes");
+        var name = "offload";
+        List<string>? seeds = null;
         if (p.Map(root, "cluster") is { } cluster)
         {
-            p.Keys(cluster, "cluster", "name", "shard-count", "queue-type", "shard-memory");
-            settings = settings with
-            {
-                ClusterName = p.Str(cluster, "cluster.name") ?? settings.ClusterName,
-                ShardCount = p.Int(cluster, "cluster.shard-count") ?? settings.ShardCount,
-                QueueType = p.Str(cluster, "cluster.queue-type") is { } qt ? p.Enum<QueueKind>(qt, "cluster.queue-type") : settings.QueueType,
-                ShardMemoryBytes = p.Str(cluster, "cluster.shard-memory") is { } sm ? (sm == "0" ? 0 : ByteSize.Parse(sm, $"{path}: cluster.shard-memory")) : 0,
-            };
+            p.Keys(cluster, "cluster", "name", "seeds");
+            name = p.Str(cluster, "cluster.name") ?? name;
+            seeds = p.List(cluster, "cluster.seeds");
         }
-        if (p.Map(root, "broker") is { } broker)
+        if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') || !char.IsAsciiLetterOrDigit(name[0]))
+            throw p.Error("cluster.name", $"is '{name}'; use letters, digits, - and _ (it is the actor system's name), starting with a letter or digit");
+        string? postgres = null, sqlite = null;
+        if (p.Map(root, "journal") is { } journal)
         {
-            p.Keys(broker, "broker", "uris", "publish-timeout");
-            settings = settings with
-            {
-                BrokerUris = p.List(broker, "broker.uris") is { } uris ? uris.Select(u => p.Uri(u, "broker.uris")).ToList() : settings.BrokerUris,
-                PublishTimeout = p.Duration(broker, "broker.publish-timeout") ?? settings.PublishTimeout,
-            };
+            p.Keys(journal, "journal", "postgres", "sqlite");
+            postgres = p.Str(journal, "journal.postgres") is { Length: > 0 } pg ? pg : null;
+            sqlite = p.Str(journal, "journal.sqlite") is { Length: > 0 } sq ? System.IO.Path.GetFullPath(sq, System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!) : null;
         }
+        var defaults = new RuntimeSettings();
+        TimeSpan heartbeat = defaults.HeartbeatInterval, pause = defaults.AcceptableHeartbeatPause, stable = defaults.StableAfter;
         if (p.Map(root, "membership") is { } membership)
         {
-            p.Keys(membership, "membership", "heartbeat-interval", "down-after-missed-heartbeats", "retry-interval");
-            settings = settings with
-            {
-                HeartbeatInterval = p.Duration(membership, "membership.heartbeat-interval") ?? settings.HeartbeatInterval,
-                DownAfterMissedHeartbeats = p.Int(membership, "membership.down-after-missed-heartbeats") ?? settings.DownAfterMissedHeartbeats,
-                RetryInterval = p.Duration(membership, "membership.retry-interval") ?? settings.RetryInterval,
-            };
+            p.Keys(membership, "membership", "heartbeat-interval", "acceptable-heartbeat-pause", "stable-after");
+            heartbeat = p.Duration(membership, "membership.heartbeat-interval") ?? heartbeat;
+            pause = p.Duration(membership, "membership.acceptable-heartbeat-pause") ?? pause;
+            stable = p.Duration(membership, "membership.stable-after") ?? stable;
         }
-        if (p.Map(root, "sharding") is { } sharding)
+        string clientHost = "127.0.0.1";
+        var clientPort = 0;
+        if (p.Map(root, "client") is { } client)
         {
-            p.Keys(sharding, "sharding", "handoff-timeout", "shard-prefetch", "max-handler-attempts", "dedup-capacity", "node-queue-expiry");
-            settings = settings with
-            {
-                HandOffTimeout = p.Duration(sharding, "sharding.handoff-timeout") ?? settings.HandOffTimeout,
-                ShardPrefetch = p.Int(sharding, "sharding.shard-prefetch") ?? settings.ShardPrefetch,
-                MaxHandlerAttempts = p.Int(sharding, "sharding.max-handler-attempts") ?? settings.MaxHandlerAttempts,
-                DedupCapacity = p.Int(sharding, "sharding.dedup-capacity") ?? settings.DedupCapacity,
-                NodeQueueExpiry = p.Duration(sharding, "sharding.node-queue-expiry") ?? settings.NodeQueueExpiry,
-            };
-        }
-        if (p.Map(root, "jobs") is { } jobs)
-        {
-            p.Keys(jobs, "jobs", "layer-timeout", "driver-bind", "driver-host");
-            layerTimeout = p.Duration(jobs, "jobs.layer-timeout") ?? layerTimeout;
-            driverBind = p.Str(jobs, "jobs.driver-bind") ?? driverBind;
-            driverHost = p.Str(jobs, "jobs.driver-host") ?? "";
+            p.Keys(client, "client", "host", "port");
+            clientHost = p.Str(client, "client.host") ?? clientHost;
+            clientPort = p.Int(client, "client.port") ?? 0;
         }
         var nodes = new List<ClusterFileNode>();
         if (root.Children.TryGetValue(new YamlScalarNode("nodes"), out var nodesNode))
@@ -118,35 +134,56 @@ public sealed record ClusterFile(string Path, ClusterSettings Settings, TimeSpan
             foreach (var item in seq)
             {
                 var at = string.Create(CultureInfo.InvariantCulture, $"nodes[{i++}]");
-                if (item is not YamlMappingNode n) throw p.Error(at, "must be a mapping with id:, roles:, devices:, device-memory:, data-plane:");
-                p.Keys(n, at, "id", "roles", "devices", "device-memory", "data-plane");
+                if (item is not YamlMappingNode n) throw p.Error(at, "must be a mapping with id:, host:, port:, roles:, devices:, device-memory:, data-plane:");
+                p.Keys(n, at, "id", "host", "port", "roles", "devices", "device-memory", "data-plane");
                 var id = p.Str(n, at + ".id") ?? throw p.Error(at + ".id", "is required (a unique node name)");
-                var roles = p.List(n, at + ".roles") ?? [ClusterRoles.Coordinator, ClusterRoles.Worker];
+                if (id.Length == 0 || !id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+                    throw p.Error(at + ".id", $"is '{id}'; use letters, digits, - and _");
+                var nodeHost = p.Str(n, at + ".host") ?? "127.0.0.1";
+                var port = p.Int(n, at + ".port") ?? throw p.Error(at + ".port", "is required (the node's remoting port, e.g. 7001; seeds are host:port)");
+                if (port is <= 0 or > 65535) throw p.Error(at + ".port", $"is {port}; use a TCP port 1–65535");
+                var roles = p.List(n, at + ".roles") ?? [CoordinatorRole, WorkerRole];
+                foreach (var r in roles)
+                    if (r is not (CoordinatorRole or WorkerRole)) throw p.Error(at + ".roles", $"has '{r}'; the roles are {CoordinatorRole} and {WorkerRole}");
                 var devices = (p.List(n, at + ".devices") ?? ["cpu:0"])
                     .Select(d => DeviceId.TryParse(d, out var dev) ? dev : throw p.Error(at + ".devices", $"has '{d}', which is not cpu:N or cuda:N")).ToList();
                 var memory = p.Str(n, at + ".device-memory") is { } m ? ByteSize.Parse(m, $"{path}: {at}.device-memory") : ClusterFileNode.DefaultDeviceMemory;
                 string bind = "127.0.0.1", host = "";
-                var port = 0;
+                var dataPort = 0;
                 if (p.Map(n, "data-plane") is { } dp)
                 {
                     p.Keys(dp, at + ".data-plane", "bind", "port", "host");
                     bind = p.Str(dp, at + ".data-plane.bind") ?? bind;
-                    port = p.Int(dp, at + ".data-plane.port") ?? 0;
+                    dataPort = p.Int(dp, at + ".data-plane.port") ?? 0;
                     host = p.Str(dp, at + ".data-plane.host") ?? "";
                 }
                 if (nodes.Any(x => x.Id == id)) throw p.Error(at + ".id", $"'{id}' is used twice");
-                nodes.Add(new ClusterFileNode(id, roles, devices, memory, bind, port, host.Length > 0 ? host : bind));
+                if (nodes.Any(x => x.Host == nodeHost && x.Port == port)) throw p.Error(at + ".port", $"{nodeHost}:{port} is used by another node");
+                nodes.Add(new ClusterFileNode(id, nodeHost, port, roles, devices, memory, bind, dataPort, host.Length > 0 ? host : bind));
             }
         }
-        try
+        if (nodes.Count == 0) throw p.Error("nodes", "lists no node; add at least one (- id: node-1, port: 7001)");
+        if (!nodes.Any(n => n.IsCoordinator)) throw p.Error("nodes", "has no node with the coordinator role; give one roles: [coordinator, worker]");
+        if (!nodes.Any(n => n.IsWorker)) throw p.Error("nodes", "has no node with the worker role; give one roles: [coordinator, worker]");
+        if (postgres is null && sqlite is null)
+            throw p.Error("journal", "names no journal; set journal.postgres (a PostgreSQL connection string) or, on one machine, journal.sqlite (a file path)");
+        seeds ??= nodes.Select(n => $"{n.Host}:{n.Port}").ToList();
+        foreach (var s in seeds)
         {
-            settings.Validate();
+            var colon = s.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(s[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var sp) || sp is <= 0 or > 65535)
+                throw p.Error("cluster.seeds", $"has '{s}', not host:port");
         }
-        catch (ClusterConfigurationException ex)
+        return new ClusterFile(path, name, seeds, nodes)
         {
-            throw new ClusterConfigurationException($"{path}: {ex.Message}");
-        }
-        return new ClusterFile(path, settings, layerTimeout, nodes) { DriverBind = driverBind, DriverHost = driverHost.Length > 0 ? driverHost : driverBind };
+            PostgresJournal = postgres,
+            SqliteJournal = sqlite,
+            HeartbeatInterval = heartbeat,
+            AcceptableHeartbeatPause = pause,
+            StableAfter = stable,
+            ClientHost = clientHost,
+            ClientPort = clientPort,
+        };
     }
 
     private sealed class Reader(string path)
@@ -209,12 +246,5 @@ public sealed record ClusterFile(string Path, ClusterSettings Settings, TimeSpan
                 var u => throw Error(key, $"has the unit '{u}'; use ms, s, m or h"),
             };
         }
-
-        public T Enum<T>(string value, string key) where T : struct, System.Enum =>
-            System.Enum.TryParse<T>(value, ignoreCase: true, out var v) && System.Enum.IsDefined(v) ? v
-                : throw Error(key, $"is '{value}'; use one of {string.Join(", ", System.Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}");
-
-        public Uri Uri(string value, string key) =>
-            System.Uri.TryCreate(value, UriKind.Absolute, out var u) ? u : throw Error(key, $"has '{value}', not an amqp://user:pass@host:port/ URI");
     }
 }

@@ -4,25 +4,24 @@ using Offload.Compression.Sequential;
 using Offload.Compression.SpinQuant;
 using Offload.Model.Config;
 using Offload.Model.Forward;
-using Offload.Protocol.Cluster;
+using Offload.Protocol.Messages;
 
 namespace Offload.Coordinator.Cluster;
 
 /// <summary>
 /// What a node builds from a job's spec to run its layers as the single process would: for a compress job with a
-/// GPTQModifier, the modifier (its per-layer results written to the spec's shared state folder) and SpinQuant's online
+/// GPTQModifier, the modifier (its per-layer results written to a state folder of the node, which the layer entity serves
+/// to the coordinator) and SpinQuant's online
 /// R3/R4 (inside every layer's forward and ahead of the down_proj Hessian). An evaluation gets neither.
 /// </summary>
 public static class ClusterJobModifiers
 {
-    public static IReadOnlyList<IJobListener> Listeners(JobSpec spec)
+    public static IReadOnlyList<IJobListener> Listeners(JobSpec spec, string stateDir)
     {
         var recipe = RecipeOf(spec);
         if (recipe is not { NeedsCalibration: true }) return [];
-        if (string.IsNullOrEmpty(spec.StateDir))
-            throw new InvalidOperationException($"job {spec.JobId}: a GPTQ job needs a state folder shared by the nodes");
         var online = Online(spec, recipe);
-        return [new GptqModifier(recipe.Plan!, recipe.Gptq, online is null ? null : [online], spec.StateDir, keepResults: false, recipe.Method)];
+        return [new GptqModifier(recipe.Plan!, recipe.Gptq, online is null ? null : [online], stateDir, keepResults: false, recipe.Method)];
     }
 
     public static IActivationHooks? Hooks(JobSpec spec)

@@ -7,8 +7,9 @@ using Offload.Protocol;
 
 namespace Offload.Coordinator.Commands;
 
-/// <summary>`offload eval … --cluster FILE`: the layer-wise evaluation with the decoder layers run by the cluster's nodes
-/// (embedding and head here; --device-memory is this process's budget for them, --out/--resume as without a cluster).</summary>
+/// <summary>`offload eval … --cluster FILE`: the layer-wise evaluation submitted to the cluster's coordinator singleton,
+/// its decoder layers run by the worker nodes (embedding and head on the coordinator's node; --device-memory is its budget
+/// for them; --out is required and must be at the same path on the coordinator nodes; --resume as without a cluster).</summary>
 public sealed class ClusterEvalCli
 {
     public Option<string?> Cluster { get; } = new("--cluster") { Description = "run the decoder layers on the nodes of this cluster file (see cluster-config/)" };
@@ -30,7 +31,7 @@ public sealed class ClusterEvalCli
             JobDescription = description,
         };
         if (parse.GetValue(runtime.Devices) is not null) throw new OffloadException("--devices does not apply with --cluster: the nodes' devices are in the cluster file");
-        var report = ClusterEvalJob.RunAsync(file, options, tokens, Console.Error).GetAwaiter().GetResult();
+        var report = ClusterJob.RunAsync(file, options, tokens, Console.Error).GetAwaiter().GetResult();
         var inv = CultureInfo.InvariantCulture;
         var result = report.Result!;
         Console.WriteLine(string.Create(inv, $"scored      {result.Tokens} tokens"));

@@ -141,9 +141,9 @@ public static class CompressJob
             };
             if (o.Cluster is { } cluster)
             {
-                // Every node builds the GPTQ modifier and the online hooks from the recipe text and writes each layer's
-                // results into the shared state folder; this process drives the layers and journals their outputs.
-                var report = await ClusterEvalJob.RunAsync(cluster, options with
+                // The cluster's coordinator runs the calibration; every worker builds the GPTQ modifier and the online
+                // hooks from the recipe text, and the coordinator writes each layer's results into the state folder.
+                var report = await ClusterJob.RunAsync(cluster, options with
                 {
                     ModelDir = Path.GetFullPath(sourceDir),
                     RecipeYaml = recipe.Text,

@@ -19,11 +19,12 @@ namespace Offload.Coordinator.Job;
 /// </summary>
 internal sealed class JobCoordinator : ReceivePersistentActor
 {
-    /// <summary>One job per work folder (its journal database): the persistence id is fixed.</summary>
+    /// <summary>One job per work folder (its journal database) in one process: the persistence id is fixed there; in a
+    /// cluster each job's coordinator has its own ("offload-job-{id}-{incarnation}", see <see cref="Cluster.JobRegistry"/>).</summary>
     public const string JobPersistenceId = "offload-job";
 
     private readonly JobFingerprint _fingerprint;
-    private readonly LayerPipeline _pipeline;
+    private readonly IJobPipeline _pipeline;
     private readonly JobJournal? _journal;
     private readonly ActivationSpace _space;
     private readonly ActorSystem _system;
@@ -32,8 +33,11 @@ internal sealed class JobCoordinator : ReceivePersistentActor
     private readonly TaskCompletionSource<LayerwiseEvalReport> _done;
 
     /// <param name="done">completed with the job's report, or faulted with its exception (also when the actor stops early).</param>
-    public JobCoordinator(JobFingerprint fingerprint, LayerPipeline pipeline, JobJournal? journal, ActivationSpace space, TaskCompletionSource<LayerwiseEvalReport> done)
+    public JobCoordinator(JobFingerprint fingerprint, IJobPipeline pipeline, JobJournal? journal, ActivationSpace space, TaskCompletionSource<LayerwiseEvalReport> done,
+        string persistenceId = JobPersistenceId, bool reportProgress = false)
     {
+        PersistenceId = persistenceId;
+        _reportProgress = reportProgress;
         _done = done;
         _fingerprint = fingerprint;
         _pipeline = pipeline;
@@ -41,16 +45,39 @@ internal sealed class JobCoordinator : ReceivePersistentActor
         _space = space;
         _system = Context.System;
         Recover<JobStartedEvent>(e => _started = e);
-        Recover<LayerCommittedEvent>(e => _last = e);
+        Recover<LayerCommittedEvent>(e =>
+        {
+            _last = e;
+            _nodes.Add(e.NodeId);
+        });
         Recover<JobFinishedEvent>(_ => { });
         Command<Run>(_ => Guarded(OnRun));
         Command<Started>(_ => Guarded(NextStep));
         Command<LayerRan>(m => Guarded(() => OnLayerRan(m)));
         Command<LayerwiseEvalReport>(r => Guarded(() => Persist(new JobFinishedEvent(_pipeline.Layers), _ => Reply(r))));
         Command<Status.Failure>(f => Fail(f.Cause));
+        Command<GetProgress>(_ => Sender.Tell(new Progress(NextLayer, _nodes.ToArray())));
     }
 
-    public override string PersistenceId => JobPersistenceId;
+    public override string PersistenceId { get; }
+
+    /// <summary>Layers committed so far and the node that ran each ("" in one process); for status queries.</summary>
+    public sealed record Progress(int Committed, IReadOnlyList<string> Nodes);
+
+    /// <summary>Asks for <see cref="Progress"/>.</summary>
+    public sealed record GetProgress
+    {
+        public static readonly GetProgress Instance = new();
+    }
+
+    private readonly List<string> _nodes = [];
+    private readonly bool _reportProgress;
+
+    /// <summary>With reportProgress (a cluster job), the parent gets <see cref="Progress"/> after the replay and every commit.</summary>
+    private void ReportProgress()
+    {
+        if (_reportProgress) Context.Parent.Tell(new Progress(NextLayer, _nodes.ToArray()));
+    }
 
     // ---- commands (this process only) and events ---------------------------------------------------------------
 
@@ -91,6 +118,7 @@ internal sealed class JobCoordinator : ReceivePersistentActor
 
     private void Begin()
     {
+        ReportProgress();
         var first = NextLayer;
         ActivationSet? resumed = null;
         if (first > 0)
@@ -128,10 +156,12 @@ internal sealed class JobCoordinator : ReceivePersistentActor
             m.Outputs.Dispose();
             throw;
         }
-        Persist(new LayerCommittedEvent(m.Layer, name, sha), e => Guarded(() =>
+        Persist(new LayerCommittedEvent(m.Layer, name, sha, _pipeline.LastLayerNode), e => Guarded(() =>
         {
             var previous = _last?.Activations;
             _last = e;
+            _nodes.Add(e.NodeId);
+            ReportProgress();
             if (_journal is not null && !string.IsNullOrEmpty(previous) && previous != e.Activations) _journal.Delete(previous);
             _pipeline.Advance(e.Layer, m.Outputs);
             NextStep();

@@ -25,7 +25,7 @@ namespace Offload.Coordinator.Job;
 /// (final norm + lm_head → NLL per window). While layer l computes, layers l+1..l+depth are prefetched. Between layers
 /// the activations stay in host memory under a budget, spilling to files beyond it.
 /// </summary>
-internal sealed class LayerPipeline : IAsyncDisposable
+internal sealed class LayerPipeline : IJobPipeline
 {
     private readonly LayerwiseJobOptions _options;
     private readonly int[] _windows;
@@ -97,6 +97,9 @@ internal sealed class LayerPipeline : IAsyncDisposable
     }
 
     public int Layers => _config.NumHiddenLayers;
+
+    /// <summary>Always "": every layer runs in this process.</summary>
+    public string LastLayerNode => "";
 
     public int Batches => _batchCount;
 

@@ -1,81 +1,94 @@
 using System.Diagnostics;
 using System.Globalization;
 using Akka.Actor;
-using Offload.Actors.Cluster;
-using ReceiveActor = Offload.Actors.ReceiveActor;
-using Status = Offload.Actors.Status;
 using Offload.Model.Naming;
-using Offload.Protocol.Cluster;
+using Offload.Protocol;
+using Offload.Protocol.Messages;
 using Offload.Protocol.Telemetry;
 using Offload.Tensors;
 
 namespace Offload.DeviceActors.Cluster;
 
 /// <summary>
-/// The sharded entity "{job}/layer-{l}": runs one layer's sequential epoch of a job on this node, through the same
-/// code as one process — a <see cref="LayerShard"/> replica per device (batch b on device b mod D), the job's
-/// modifiers at SEQUENTIAL_EPOCH_END through an <see cref="Offload.Compression.Sequential.ILayerContext"/>, and a
-/// second pass over every batch when a modifier replaced a parameter (error propagation).
+/// The entity "{job}/layer-{l}" of the shard region "layer-work": runs one layer's sequential epoch of a job on this
+/// node, through the same code as one process — a <see cref="LayerShard"/> replica per device (batch b on device b mod D),
+/// the job's modifiers at SEQUENTIAL_EPOCH_END through an <see cref="Offload.Compression.Sequential.ILayerContext"/>, and
+/// a second pass over every batch when a modifier replaced a parameter (error propagation).
 /// <code>
-///  RunLayer(inputs as TensorRefs) ─► pull inputs (HTTP/2, verified) ─► forward every batch ─► modifiers
-///      ─► [re-run if modified] ─► publish outputs and replaced parameters on this node's data plane ─► LayerDone
+///  RunLayer ─► LayerStarted (the coordinator death-watches this entity) ─► pull inputs (HTTP/2, verified)
+///      ─► forward every batch ─► modifiers ─► [re-run if modified]
+///      ─► serve outputs, replaced parameters and the modifiers' state files on this node's data plane ─► LayerDone
 /// </code>
-/// A result is kept per (layer, attempt): the same request delivered again (a broker restart while it ran) is
-/// answered from it instead of computing twice. Failures are answered with <see cref="LayerFailed"/> (the driver
-/// decides), not retried by the transport.
+/// A result is kept per attempt: the same request asked again (its first LayerStarted was lost) is answered from it or
+/// joins the run in progress. Failures are answered with <see cref="LayerFailed"/> (the coordinator decides). A node
+/// that was downed (<see cref="LayerWorkHost.Downed"/>) publishes and answers nothing.
 /// </summary>
 internal sealed class LayerWorkEntity : ReceiveActor
 {
     private readonly LayerWorkHost _host;
     private readonly string _entityId;
-    private readonly Dictionary<int, LayerDone> _done = new();
+    private readonly Dictionary<int, object> _done = new();
+    private readonly Dictionary<int, List<IActorRef>> _running = new();
 
     public LayerWorkEntity(LayerWorkHost host, string entityId)
     {
         _host = host;
         _entityId = entityId;
-        ReceiveAsync<ClusterDelivery>(OnDelivery);
+        Receive<RunLayer>(OnRun);
+        Receive<Ran>(OnRan);
     }
 
-    private async Task OnDelivery(ClusterDelivery delivery)
+    private sealed record Ran(RunLayer Run, LayerDone? Done, Exception? Error);
+
+    private void OnRun(RunLayer run)
     {
-        var sender = Sender;
-        if (delivery.Payload is not RunLayer run)
-        {
-            sender.Tell(new Status.Failure(new InvalidOperationException($"layer entity {_entityId} does not handle {delivery.Envelope.Type}")), Self);
-            return;
-        }
+        if (_host.Downed) return;
+        Sender.Tell(new LayerStarted(run.Spec.JobId, run.Layer, run.Attempt, _host.NodeId));
         if (_done.TryGetValue(run.Attempt, out var earlier))
         {
-            sender.Tell(earlier, Self);
+            Sender.Tell(earlier);
             return;
         }
-        if (delivery.Redelivered)
+        if (_running.TryGetValue(run.Attempt, out var waiting))
         {
-            // The node that had this message died or handed the shard off before answering: the work is redone here.
+            waiting.Add(Sender);
+            return;
+        }
+        _running[run.Attempt] = [Sender];
+        var redone = run.Attempt > 1;
+        if (redone)
+        {
+            // An earlier attempt was lost with its node (or its outputs could not be pulled): the work is redone here.
             OffloadTelemetry.ClusterLayersRedoneCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrJobKind, run.Spec.Kind));
             Activity.Current?.AddEvent(new ActivityEvent("redone"));
         }
         _host.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{_host.NodeId}: running layer {run.Layer} of {run.Spec.JobId} (attempt {run.Attempt}{(delivery.Redelivered ? ", redelivered: redoing the work of a lost node" : "")})"));
-        try
+            $"{_host.NodeId}: running layer {run.Layer} of {run.Spec.JobId} (attempt {run.Attempt}{(redone ? ", redelivered: redoing the work of a lost node" : "")})"));
+        var self = Self;
+        Task.Run(() => RunAsync(run, redone ? ":redelivered" : "")).ContinueWith(t =>
+            self.Tell(new Ran(run, t.IsCompletedSuccessfully ? t.Result : null, t.Exception?.GetBaseException())), TaskScheduler.Default);
+    }
+
+    private void OnRan(Ran ran)
+    {
+        if (_host.Downed) return;
+        var run = ran.Run;
+        object answer;
+        if (ran.Done is { } done)
         {
-            var done = await RunAsync(run, delivery.Redelivered ? ":redelivered" : "").ConfigureAwait(false);
-            _done[run.Attempt] = done;
             _host.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_host.NodeId}: layer {run.Layer} of {run.Spec.JobId} done in {done.ComputeSeconds:F3} s"));
-            sender.Tell(done, Self);
+            answer = done;
         }
-        catch (Exception ex)
+        else
         {
-            sender.Tell(new LayerFailed
-            {
-                JobId = run.Spec.JobId,
-                Layer = run.Layer,
-                Attempt = run.Attempt,
-                NodeId = _host.NodeId,
-                Reason = $"{ex.GetType().Name}: {ex.Message}",
-            }, Self);
+            var e = ran.Error!;
+            var reason = e is OffloadException ? e.Message : $"{e.Message} ({e.GetType().Name})";
+            _host.Log?.WriteLine($"{_host.NodeId}: layer {run.Layer} of {run.Spec.JobId} failed: {reason}");
+            answer = new LayerFailed(run.Spec.JobId, run.Layer, run.Attempt, _host.NodeId, reason);
         }
+        _done[run.Attempt] = answer;
+        if (_running.Remove(run.Attempt, out var waiting))
+            foreach (var w in waiting) w.Tell(answer);
     }
 
     /// <param name="pointSuffix">appended to the <see cref="LayerWorkHost.Point"/> names (":redelivered" for work redone).</param>
@@ -103,8 +116,11 @@ internal sealed class LayerWorkEntity : ReceiveActor
             var workspace = ForwardWorkspace.Decoder(config, weightDType, rows, run.Spec.SeqLen);
             var owner = string.Create(CultureInfo.InvariantCulture, $"#workspace-{run.Spec.JobId}-{l}-{run.Attempt}");
             foreach (var d in devices) leases.Add(await d.ReserveAsync(owner, "forward", workspace).ConfigureAwait(false));
+            // Top-level actors on purpose: this runs on a task off the entity's thread (no actor context here).
+#pragma warning disable AK1008
             foreach (var d in devices)
                 replicas.Add(system.ActorOf(LayerShard.Props(spec, parameters, d, model.Rope, model.Hooks), $"{spec.Name}@{d.Device}-a{run.Attempt}-{Guid.NewGuid().ToString("N")[..6]}"));
+#pragma warning restore AK1008
 
             await ForwardAllAsync(replicas, inputs, outputs).ConfigureAwait(false);
             var context = new RemoteLayerContext(l, parameters, inputs, outputs, devices[0].Transforms);
@@ -121,17 +137,34 @@ internal sealed class LayerWorkEntity : ReceiveActor
             _host.Point?.Invoke(string.Create(CultureInfo.InvariantCulture, $"node-layer:{l}:computed{pointSuffix}"));
 
             var prefix = string.Create(CultureInfo.InvariantCulture, $"{run.Spec.JobId}/layer-{l}/a{run.Attempt}");
-            var done = new LayerDone { JobId = run.Spec.JobId, Layer = l, Attempt = run.Attempt, NodeId = _host.NodeId };
+            if (_host.Downed) throw new OperationCanceledException($"node {_host.NodeId} was downed");
+            var outputRefs = new List<TensorRef>(outputs.Count);
             for (var b = 0; b < outputs.Count; b++)
-                done.Outputs.Add(_host.Store.Publish(string.Create(CultureInfo.InvariantCulture, $"{prefix}/out/{b}"), "hidden", outputs[b]));
+                outputRefs.Add(_host.Store.Publish(string.Create(CultureInfo.InvariantCulture, $"{prefix}/out/{b}"), "hidden", outputs[b]));
+            var replaced = new List<TensorRef>();
             foreach (var name in context.Replaced)
             {
                 using var value = parameters.Get(name);
-                done.ReplacedParameters.Add(_host.Store.Publish($"{prefix}/param/{name}", name, value));
+                replaced.Add(_host.Store.Publish($"{prefix}/param/{name}", name, value));
             }
-            // Outputs of layers two back are pulled and journaled by the driver by now.
+            // The modifiers' state of this layer (e.g. GPTQ results): served as bytes for the coordinator to write, then
+            // deleted here.
+            var stateFiles = new List<TensorRef>();
+            var staging = _host.StagingDir(run.Spec.JobId);
+            var layerTag = string.Create(CultureInfo.InvariantCulture, $"layer-{l:D5}");
+            if (Directory.Exists(staging))
+            {
+                foreach (var file in Directory.GetFiles(staging).Where(f => Path.GetFileName(f).StartsWith(layerTag, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+                {
+                    var bytes = File.ReadAllBytes(file);
+                    using var t = Tensor.FromSpan<byte>(bytes, bytes.LongLength);
+                    stateFiles.Add(_host.Store.Publish($"{prefix}/state/{Path.GetFileName(file)}", Path.GetFileName(file), t));
+                    File.Delete(file);
+                }
+            }
+            // Outputs of layers two back are pulled and committed by the coordinator by now.
             _host.Store.RemoveAll(string.Create(CultureInfo.InvariantCulture, $"{run.Spec.JobId}/layer-{l - 2}/"));
-            done.ComputeSeconds = sw.Elapsed.TotalSeconds;
+            var done = new LayerDone(run.Spec.JobId, l, run.Attempt, _host.NodeId, outputRefs, replaced, sw.Elapsed.TotalSeconds, stateFiles);
             return done;
         }
         finally

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using Offload.Protocol;
-using Offload.Protocol.Cluster;
+using Offload.Protocol.Messages;
 using Offload.Protocol.Telemetry;
 using Offload.Tensors;
 
@@ -58,8 +58,8 @@ public sealed class TensorClient : IDisposable
     /// activation buffer; the result is another reference to it) or, when null, into a new host tensor.</summary>
     public async Task<Tensor> PullAsync(TensorRef reference, Tensor? destination, CancellationToken ct = default)
     {
-        if (!DTypeNames.TryParseSafetensorsName(reference.Dtype, out var dtype))
-            throw new TensorTransferException($"tensor {reference.Id}: dtype '{reference.Dtype}' is not supported");
+        if (!DTypeNames.TryParseSafetensorsName(reference.DType, out var dtype))
+            throw new TensorTransferException($"tensor {reference.Id}: dtype '{reference.DType}' is not supported");
         var expected = new TensorDescriptor(reference.Name, dtype, reference.Shape.ToArray());
         if (expected.ByteLength != reference.ByteLength)
             throw new TensorTransferException($"tensor {reference.Id}: byte_length {reference.ByteLength} does not match {expected}");

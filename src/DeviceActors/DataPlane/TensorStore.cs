@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Offload.Protocol;
-using Offload.Protocol.Cluster;
+using Offload.Protocol.Messages;
 using Offload.Tensors;
 
 namespace Offload.DeviceActors.DataPlane;
@@ -30,16 +30,8 @@ public sealed class TensorStore : IDisposable
         var entry = new Entry(share, descriptor, checksum, TensorFrame.BuildPrefix(descriptor, checksum));
         if (_entries.TryGetValue(id, out var old)) old.Tensor.Dispose();
         _entries[id] = entry;
-        var reference = new TensorRef
-        {
-            Id = id,
-            Url = BaseUri is null ? "" : new Uri(BaseUri, "tensors/" + id).ToString(),
-            Name = name,
-            Dtype = descriptor.DType.ToSafetensorsName(),
-            ByteLength = descriptor.ByteLength,
-            Checksum = checksum,
-        };
-        reference.Shape.AddRange(descriptor.Shape);
+        var reference = new TensorRef(id, BaseUri is null ? "" : new Uri(BaseUri, "tensors/" + id).ToString(), name,
+            descriptor.DType.ToSafetensorsName(), descriptor.Shape.ToArray(), descriptor.ByteLength, checksum);
         return reference;
     }
 

@@ -17,6 +17,12 @@ namespace Offload.Protocol.Messages;
 /// <param name="StateDir">compress: folder (shared by the nodes) where each layer's GPTQ results are written.</param>
 /// <param name="SkipHead">compress: calibration only, the driver runs no head.</param>
 /// <param name="NoPropagate">compress: do not re-run a modified layer (no error propagation).</param>
+/// <param name="OutDir">The job's folder (shared by the coordinator nodes): its journal (activations, windows) and result.</param>
+/// <param name="WindowsFile">The calibration / evaluation tokens (little-endian int32, windows concatenated) inside the journal folder.</param>
+/// <param name="WindowsSha256">SHA-256 of <paramref name="WindowsFile"/>'s bytes (checked before use).</param>
+/// <param name="HostMemoryBytes">Host budget of the coordinator's activations (0 = unbounded); beyond it they spill to the journal folder.</param>
+/// <param name="DeviceMemoryBytes">Budget of the coordinator node's device for the embedding and head.</param>
+/// <param name="Resume">Continue the job recorded for this id (--resume); false starts a new incarnation.</param>
 [MessagePackObject]
 public sealed record JobSpec(
     [property: Key(0)] string JobId,
@@ -32,4 +38,10 @@ public sealed record JobSpec(
     [property: Key(10)] string ReplyTo,
     [property: Key(11)] string StateDir,
     [property: Key(12)] bool SkipHead,
-    [property: Key(13)] bool NoPropagate) : IOffloadMessage;
+    [property: Key(13)] bool NoPropagate,
+    [property: Key(14)] string OutDir,
+    [property: Key(15)] string WindowsFile,
+    [property: Key(16)] string WindowsSha256,
+    [property: Key(17)] long HostMemoryBytes,
+    [property: Key(18)] long DeviceMemoryBytes,
+    [property: Key(19)] bool Resume) : IOffloadMessage;

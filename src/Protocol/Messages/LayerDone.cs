@@ -10,6 +10,8 @@ namespace Offload.Protocol.Messages;
 /// <param name="Outputs">One output per batch, in batch order.</param>
 /// <param name="ReplacedParameters">The layer's parameters a modifier replaced (HF names).</param>
 /// <param name="ComputeSeconds">Time spent computing, in seconds.</param>
+/// <param name="StateFiles">The layer's state files (e.g. its GPTQ results), as U8 tensors named by file name: the coordinator
+/// pulls them and writes them into the job's state folder — a worker never writes into the job's folders.</param>
 [MessagePackObject]
 public sealed record LayerDone(
     [property: Key(0)] string JobId,
@@ -18,4 +20,5 @@ public sealed record LayerDone(
     [property: Key(3)] string NodeId,
     [property: Key(4)] IReadOnlyList<TensorRef> Outputs,
     [property: Key(5)] IReadOnlyList<TensorRef> ReplacedParameters,
-    [property: Key(6)] double ComputeSeconds) : IOffloadMessage;
+    [property: Key(6)] double ComputeSeconds,
+    [property: Key(7)] IReadOnlyList<TensorRef> StateFiles) : IOffloadMessage;
