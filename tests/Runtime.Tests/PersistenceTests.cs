@@ -1,7 +1,10 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Persistence;
 using Offload.Protocol.Messages;
+using Offload.Tests.Shared;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Offload.Runtime.Tests;
 
@@ -9,6 +12,9 @@ public sealed class PersistenceTests : IDisposable
 {
     private static readonly TimeSpan Ask = TimeSpan.FromSeconds(15);
     private readonly TestFolder _folder = new();
+    private readonly ITestOutputHelper _output;
+
+    public PersistenceTests(ITestOutputHelper output) => _output = output;
 
     public void Dispose() => _folder.Dispose();
 
@@ -57,17 +63,28 @@ public sealed class PersistenceTests : IDisposable
         Assert.True(File.Exists(settings.SqliteJournalPath));
     }
 
-    /// <summary>The same on PostgreSQL when OFFLOAD_TEST_POSTGRES holds a connection string (the cluster journal; CI starts a
-    /// private server); without it the test only checks that the configuration names the PostgreSQL provider.</summary>
+    /// <summary>The same on PostgreSQL (the cluster journal), on a private server the test starts and deletes
+    /// (<see cref="PrivatePostgres"/>; needs Debian's postgresql package, which .ci/run installs).</summary>
     [Fact]
-    public async Task Events_and_snapshots_in_PostgreSQL_survive_the_runtime_when_a_server_is_given()
+    public async Task Events_and_snapshots_in_a_private_PostgreSQL_survive_the_runtime()
     {
-        var connection = Environment.GetEnvironmentVariable("OFFLOAD_TEST_POSTGRES");
-        var settings = _folder.Settings() with { PostgresConnectionString = connection ?? "Host=127.0.0.1;Port=5432;Username=offload" };
-        Assert.Equal(RuntimeConfig.PostgresProviderName, RuntimeConfig.Build(settings).GetString("akka.persistence.journal.sql.provider-name"));
-        if (string.IsNullOrEmpty(connection)) return;
-        await EventsAndSnapshotsSurvive(settings, "job-persist-" + Guid.NewGuid().ToString("N"));
-        Assert.False(File.Exists(settings.SqliteJournalPath));
+        var started = Stopwatch.StartNew();
+        var server = await PrivatePostgres.StartAsync();
+        var startTime = started.Elapsed;
+        try
+        {
+            var settings = _folder.Settings() with { PostgresConnectionString = server.ConnectionString };
+            Assert.Equal(RuntimeConfig.PostgresProviderName, RuntimeConfig.Build(settings).GetString("akka.persistence.journal.sql.provider-name"));
+            await EventsAndSnapshotsSurvive(settings, "job-persist-" + Guid.NewGuid().ToString("N"));
+            Assert.False(File.Exists(settings.SqliteJournalPath));
+        }
+        finally
+        {
+            var stopping = Stopwatch.StartNew();
+            await server.DisposeAsync();
+            _output.WriteLine($"private PostgreSQL on port {server.Port}: started in {startTime.TotalMilliseconds:0} ms, stopped and deleted in {stopping.Elapsed.TotalMilliseconds:0} ms");
+        }
+        Assert.False(Directory.Exists(server.Folder));
     }
 
     private static async Task EventsAndSnapshotsSurvive(RuntimeSettings settings, string id)
