@@ -6,7 +6,9 @@ namespace Offload.Bench;
 /// Benchmarks. BenchmarkDotNet suites: `dotnet run -c Release --project bench/Offload.Bench -- --filter '*Gemm*'`.
 /// Quick interleaved GEMM comparison (ours vs raw cblas_sgemm): `... -- gemm-ratio [reps]`.
 /// Cluster: `... -- dataplane [bytes] [pulls]` (HTTP/2 tensor pull between two processes), `... -- control-plane [asks]`
-/// (round trip through a private RabbitMQ broker).
+/// (Akka.NET ask round trips, MessagePack on the wire, from a driver node to a shard-region entity and to a cluster
+/// singleton hosted by a second process of this program that joins its cluster).
+/// Actor tell throughput (Akka.NET): `... -- --filter '*ActorBenchmarks*' --job short`.
 /// </summary>
 public static class Program
 {
@@ -32,6 +34,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "control-plane")
         {
             ControlPlaneRoundTrip.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000).GetAwaiter().GetResult();
+            return;
+        }
+        if (args.Length > 0 && args[0] == "control-plane-serve")
+        {
+            ControlPlaneRoundTrip.ServeAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)).GetAwaiter().GetResult();
             return;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
