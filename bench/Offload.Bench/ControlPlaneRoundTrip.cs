@@ -38,14 +38,15 @@ public static class ControlPlaneRoundTrip
         public Echo()
         {
             var node = Cluster.Get(Context.System).SelfAddress.ToString();
-            Receive<RunLayer>(r => Sender.Tell(new LayerDone(r.Spec.JobId, r.Layer, r.Attempt, node, r.Inputs, [], 0.0), Self));
+            Receive<RunLayer>(r => Sender.Tell(new LayerDone(r.Spec.JobId, r.Layer, r.Attempt, node, r.Inputs, [], 0.0, []), Self));
         }
     }
 
     /// <summary>A realistically sized RunLayer: a full JobSpec and two input handles (what the driver sends per layer).</summary>
     private static RunLayer Message(int layer) => new(
         new JobSpec("bench-job", "compress", "/models/llama-3.2-1b", "", 2048, 4, 16, 2, "sha256:0123456789abcdef0123456789abcdef",
-            "akka.tcp://offload@127.0.0.1:1", "akka.tcp://offload@127.0.0.1:1/user/driver", "/state/bench-job", false, false),
+            "akka.tcp://offload@127.0.0.1:1", "akka.tcp://offload@127.0.0.1:1/user/driver", "/state/bench-job", false, false,
+            "/jobs/bench-job", "/jobs/bench-job/journal/windows.i32", new string('0', 64), 8L << 30, 8L << 30, false),
         layer, 1,
         [
             new TensorRef($"bench-job/layer-{layer}/in/batch-0", "http://127.0.0.1:7101/t/bench-job/in/0", "x", "F32", [4, 2048, 2048], 4L * 2048 * 2048 * 4, "crc32c/4194304:" + new string('0', 8 * 16)),

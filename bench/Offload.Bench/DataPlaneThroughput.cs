@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using Google.Protobuf;
 using Offload.DeviceActors.DataPlane;
 using Offload.Protocol;
-using Offload.Protocol.Cluster;
+using Offload.Protocol.Messages;
 using Offload.Tensors;
 
 namespace Offload.Bench;
@@ -29,7 +28,7 @@ public static class DataPlaneThroughput
         {
             var line = await server.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("the server process printed nothing");
             var hashLine = await server.StandardOutput.ReadLineAsync();
-            var reference = TensorRef.Parser.ParseFrom(Convert.FromBase64String(line));
+            var reference = MessagePack.MessagePackSerializer.Deserialize<TensorRef>(Convert.FromBase64String(line));
             Console.WriteLine($"server pid {server.Id}: {reference.Url} ({reference.ByteLength / (double)(1 << 30):F2} GiB); {hashLine}");
             using var client = new TensorClient();
             var rates = new List<double>();
@@ -82,7 +81,7 @@ public static class DataPlaneThroughput
         var sw = Stopwatch.StartNew();
         var reference = store.Publish("bench/tensor", "t", tensor);
         var hashSeconds = sw.Elapsed.TotalSeconds;
-        Console.WriteLine(Convert.ToBase64String(reference.ToByteArray()));
+        Console.WriteLine(Convert.ToBase64String(MessagePack.MessagePackSerializer.Serialize(reference)));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"publish checksummed it in {hashSeconds:F2} s ({bytes / hashSeconds / 1e9:F2} GB/s)"));
         await Console.In.ReadToEndAsync();
     }

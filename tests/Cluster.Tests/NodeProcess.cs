@@ -8,6 +8,7 @@ internal sealed class NodeProcess : IDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _lines = new();
+    private readonly ConcurrentQueue<(string Line, DateTime At)> _stamped = new();
 
     private NodeProcess(string id, Process process)
     {
@@ -22,6 +23,9 @@ internal sealed class NodeProcess : IDisposable
     public bool HasExited => _process.HasExited;
 
     public int ExitCode => _process.ExitCode;
+
+    /// <summary>When the process was seen to exit (null while it runs).</summary>
+    public DateTime? ExitedAt { get; private set; }
 
     public IEnumerable<string> Lines => _lines;
 
@@ -39,12 +43,20 @@ internal sealed class NodeProcess : IDisposable
         if (environment is not null) foreach (var (k, v) in environment) psi.Environment[k] = v;
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         var node = new NodeProcess(id, process);
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) node._lines.Enqueue(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) node._lines.Enqueue(e.Data); };
+        process.Exited += (_, _) => node.ExitedAt ??= DateTime.UtcNow;
+        process.OutputDataReceived += (_, e) => node.Add(e.Data);
+        process.ErrorDataReceived += (_, e) => node.Add(e.Data);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return node;
+    }
+
+    private void Add(string? line)
+    {
+        if (line is null) return;
+        _stamped.Enqueue((line, DateTime.UtcNow));
+        _lines.Enqueue(line);
     }
 
     public Task<bool> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout) =>
@@ -57,7 +69,27 @@ internal sealed class NodeProcess : IDisposable
         _process.WaitForExit();
     }
 
-    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
+    /// <summary>Waits for the exit and then for the last output lines (the timed wait alone does not drain the pipes).</summary>
+    public bool WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout)) return false;
+        _process.WaitForExit();
+        return true;
+    }
+
+    /// <summary>SIGCONT: resumes a process that stopped itself (OFFLOAD_TEST_STOP_AT) or was SIGSTOPped.</summary>
+    public void Continue() => _ = Signal(_process.Id, 18);
+
+    /// <summary>When a line matching <paramref name="match"/> was first seen (null: not yet).</summary>
+    public DateTime? SeenAt(Func<string, bool> match)
+    {
+        foreach (var (line, at) in _stamped)
+            if (match(line)) return at;
+        return null;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
+    private static extern int Signal(int pid, int signal);
 
     public void Dispose()
     {

@@ -42,6 +42,20 @@ public sealed class PrivatePostgres : IAsyncDisposable
     public string ConnectionString =>
         $"Host=127.0.0.1;Port={Port.ToString(CultureInfo.InvariantCulture)};Username=postgres;Database={Database};Pooling=false;Timeout=15";
 
+    /// <summary>Creates database <paramref name="name"/> (letters, digits, _) and returns its connection string: one per
+    /// test cluster keeps their journals apart.</summary>
+    public async Task<string> CreateDatabaseAsync(string name)
+    {
+        if (name.Length == 0 || !name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_'))
+            throw new ArgumentException($"'{name}': use lower-case letters, digits and _", nameof(name));
+        await RunAsync("psql (create a database)", Psql(_binDir),
+        [
+            "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture),
+            "-U", "postgres", "-d", "postgres", "-c", $"CREATE DATABASE {name}",
+        ], asServiceUser: false).ConfigureAwait(false);
+        return ConnectionString.Replace($"Database={Database}", $"Database={name}", StringComparison.Ordinal);
+    }
+
     /// <summary>The folder holding the data directory, the socket directory and the server log.</summary>
     public string Folder => _root;
 

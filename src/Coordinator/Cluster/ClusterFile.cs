@@ -43,6 +43,9 @@ public sealed record ClusterFile(string Path, string Name, IReadOnlyList<string>
     /// <summary>client.port: 0 = a free port.</summary>
     public int ClientPort { get; init; }
 
+    /// <summary>journal.sqlite's default: {temp}/offload-{cluster name}-journal.db.</summary>
+    public static string DefaultSqliteJournal(string clusterName) => System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"offload-{clusterName}-journal.db");
+
     /// <summary>The node <paramref name="nodeId"/> (the only node when null and the file lists one).</summary>
     public ClusterFileNode ForNode(string? nodeId)
     {
@@ -165,9 +168,9 @@ public sealed record ClusterFile(string Path, string Name, IReadOnlyList<string>
         if (nodes.Count == 0) throw p.Error("nodes", "lists no node; add at least one (- id: node-1, port: 7001)");
         if (!nodes.Any(n => n.IsCoordinator)) throw p.Error("nodes", "has no node with the coordinator role; give one roles: [coordinator, worker]");
         if (!nodes.Any(n => n.IsWorker)) throw p.Error("nodes", "has no node with the worker role; give one roles: [coordinator, worker]");
-        if (postgres is null && sqlite is null)
-            throw p.Error("journal", "names no journal; set journal.postgres (a PostgreSQL connection string) or, on one machine, journal.sqlite (a file path)");
-        seeds ??= nodes.Select(n => $"{n.Host}:{n.Port}").ToList();
+        // Without PostgreSQL the coordinator nodes share a SQLite file: one machine only (the default is in its temp folder).
+        if (postgres is null) sqlite ??= DefaultSqliteJournal(name);
+        if (seeds is not { Count: > 0 }) seeds = nodes.Select(n => $"{n.Host}:{n.Port}").ToList();
         foreach (var s in seeds)
         {
             var colon = s.LastIndexOf(':');

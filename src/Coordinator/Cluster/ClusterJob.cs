@@ -88,12 +88,15 @@ public static class ClusterJob
             status = await AskAsync<JobStatus>(proxy, new JobStatusQuery(jobId), cluster, ct).ConfigureAwait(false);
             if (status.CoordinatorNode != coordinator)
             {
-                if (coordinator.Length > 0) log?.WriteLine($"job {jobId}: the coordinator moved to {status.CoordinatorNode}");
+                log?.WriteLine(coordinator.Length > 0 ? $"job {jobId}: the coordinator moved to {status.CoordinatorNode}" : $"job {jobId}: coordinator on {status.CoordinatorNode}");
                 coordinator = status.CoordinatorNode;
             }
             if (first < 0 && status.State == JobStatus.Running) first = status.CommittedLayers;
             for (; reported < status.LayerNodes.Count; reported++)
+            {
                 log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"layer {reported}: committed, ran on {status.LayerNodes[reported]}"));
+                JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"client-layer:{reported}:committed"));
+            }
             if (status.State == JobStatus.Finished) break;
             if (status.State == JobStatus.Failed) throw new JobException($"job {jobId} failed: {status.Detail}");
             if (status.State == JobStatus.Unknown)

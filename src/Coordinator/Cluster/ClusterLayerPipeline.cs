@@ -47,6 +47,7 @@ internal sealed class ClusterLayerPipeline : IJobPipeline
     private ActivationSpace? _space;
     private ActivationSet? _current;
     private int _first;
+    private bool _resumed;
     private Stopwatch? _layerWatch;
     private TimeSpan _layerCompute;
 
@@ -82,6 +83,7 @@ internal sealed class ClusterLayerPipeline : IJobPipeline
     public async Task StartAsync(int first, ActivationSet? resumed, ActivationSpace space, ActorSystem system)
     {
         _first = first;
+        _resumed = resumed is not null;
         _space = space;
         _system = system;
         var embedName = ModuleNames.Weight(ModuleNames.EmbedTokens);
@@ -132,7 +134,10 @@ internal sealed class ClusterLayerPipeline : IJobPipeline
             using var t = current.Get(b);
             inputs.Add(_store.Publish(string.Create(CultureInfo.InvariantCulture, $"{_spec.JobId}/layer-{l}/in/{b}"), "hidden", t));
         }
-        for (var attempt = 1; ; attempt++)
+        // The first layer after a resume may have been running when the previous coordinator died: asking for it again is
+        // a redo (attempt 2), as after a worker's death.
+        var firstAttempt = _resumed && l == _first ? 2 : 1;
+        for (var attempt = firstAttempt; ; attempt++)
         {
             var done = new TaskCompletionSource<LayerDone>(TaskCreationOptions.RunContinuationsAsynchronously);
             _system!.ActorOf(LayerRequest.Props(_region, new RunLayer(_spec, l, attempt, inputs), done, _log));
@@ -151,7 +156,7 @@ internal sealed class ClusterLayerPipeline : IJobPipeline
                 JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"cluster-layer:{l}:before-commit"));
                 return outputs;
             }
-            catch (TensorTransferException ex) when (attempt < MaxAttempts)
+            catch (TensorTransferException ex) when (attempt < firstAttempt + MaxAttempts - 1)
             {
                 outputs.Dispose();
                 OffloadTelemetry.ClusterLayersRedoneCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrJobKind, _spec.Kind));

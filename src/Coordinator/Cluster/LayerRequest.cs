@@ -12,6 +12,7 @@ namespace Offload.Coordinator.Cluster;
 ///  RunLayer(attempt a) ─► region ─► entity ─► LayerStarted (watch the entity) ─► … ─► LayerDone ─► done
 ///        ▲  no LayerStarted within AckTimeout: ask again (same attempt — the request or the answer was lost)
 ///        └─ Terminated(entity): its node was downed or its shard handed off: ask again with attempt a+1
+///  LayerConfirm from an entity about to publish: granted unless its node was declared gone (the fence)
 /// </code>
 /// The region gives the shard of a downed node a new home, so the next attempt runs on a survivor. Results do not depend
 /// on where or how often a layer runs (the forward is deterministic), so any LayerDone is taken.
@@ -26,6 +27,7 @@ internal sealed class LayerRequest : ReceiveActor, IWithTimers
     private readonly TextWriter? _log;
     private RunLayer _run;
     private IActorRef? _watched;
+    private readonly HashSet<Address> _lost = [];
 
     public LayerRequest(IActorRef region, RunLayer run, TaskCompletionSource<LayerDone> done, TextWriter? log)
     {
@@ -36,6 +38,7 @@ internal sealed class LayerRequest : ReceiveActor, IWithTimers
         Receive<LayerStarted>(OnStarted);
         Receive<NoAnswer>(_ => Send());
         Receive<Terminated>(OnTerminated);
+        Receive<LayerConfirm>(c => Sender.Tell(c with { Granted = !_lost.Contains(Sender.Path.Address) }));
         Receive<LayerDone>(d =>
         {
             _done.TrySetResult(d);
@@ -78,6 +81,7 @@ internal sealed class LayerRequest : ReceiveActor, IWithTimers
     {
         if (!Equals(t.ActorRef, _watched)) return;
         _watched = null;
+        if (t.AddressTerminated) _lost.Add(t.ActorRef.Path.Address);
         _run = _run with { Attempt = _run.Attempt + 1 };
         OffloadTelemetry.ClusterLayersRedoneCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrJobKind, _run.Spec.Kind));
         _log?.WriteLine(string.Create(CultureInfo.InvariantCulture,

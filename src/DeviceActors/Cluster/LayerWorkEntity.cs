@@ -65,14 +65,20 @@ internal sealed class LayerWorkEntity : ReceiveActor
         _host.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{_host.NodeId}: running layer {run.Layer} of {run.Spec.JobId} (attempt {run.Attempt}{(redone ? ", redelivered: redoing the work of a lost node" : "")})"));
         var self = Self;
-        Task.Run(() => RunAsync(run, redone ? ":redelivered" : "")).ContinueWith(t =>
+        var requester = Sender;
+        Task.Run(() => RunAsync(run, requester, redone ? ":redelivered" : "")).ContinueWith(t =>
             self.Tell(new Ran(run, t.IsCompletedSuccessfully ? t.Result : null, t.Exception?.GetBaseException())), TaskScheduler.Default);
     }
 
     private void OnRan(Ran ran)
     {
-        if (_host.Downed) return;
         var run = ran.Run;
+        if (_host.Downed || ran.Error is LayerDroppedException)
+        {
+            _running.Remove(run.Attempt);
+            _host.Log?.WriteLine(ran.Error?.Message ?? $"{_host.NodeId}: layer {run.Layer} dropped (this node was downed)");
+            return;
+        }
         object answer;
         if (ran.Done is { } done)
         {
@@ -92,7 +98,10 @@ internal sealed class LayerWorkEntity : ReceiveActor
     }
 
     /// <param name="pointSuffix">appended to the <see cref="LayerWorkHost.Point"/> names (":redelivered" for work redone).</param>
-    private async Task<LayerDone> RunAsync(RunLayer run, string pointSuffix)
+    /// <summary>How long the entity waits for the coordinator's <see cref="LayerConfirm"/> before it drops its result.</summary>
+    public static readonly TimeSpan ConfirmTimeout = TimeSpan.FromSeconds(10);
+
+    private async Task<LayerDone> RunAsync(RunLayer run, IActorRef requester, string pointSuffix)
     {
         var sw = Stopwatch.StartNew();
         var model = _host.Open(run.Spec);
@@ -137,7 +146,18 @@ internal sealed class LayerWorkEntity : ReceiveActor
             _host.Point?.Invoke(string.Create(CultureInfo.InvariantCulture, $"node-layer:{l}:computed{pointSuffix}"));
 
             var prefix = string.Create(CultureInfo.InvariantCulture, $"{run.Spec.JobId}/layer-{l}/a{run.Attempt}");
-            if (_host.Downed) throw new OperationCanceledException($"node {_host.NodeId} was downed");
+            // The fence: a node the cluster downed meanwhile (e.g. it was frozen) cannot reach the coordinator, or is refused.
+            LayerConfirm confirm;
+            try
+            {
+                confirm = await requester.Ask<LayerConfirm>(new LayerConfirm(run.Spec.JobId, l, run.Attempt, _host.NodeId, false), ConfirmTimeout).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                confirm = new LayerConfirm(run.Spec.JobId, l, run.Attempt, _host.NodeId, false);
+            }
+            if (!confirm.Granted || _host.Downed)
+                throw new LayerDroppedException($"node {_host.NodeId}: layer {l} (attempt {run.Attempt}) was not confirmed by the coordinator — this node was downed or the layer runs elsewhere; its result is dropped");
             var outputRefs = new List<TensorRef>(outputs.Count);
             for (var b = 0; b < outputs.Count; b++)
                 outputRefs.Add(_host.Store.Publish(string.Create(CultureInfo.InvariantCulture, $"{prefix}/out/{b}"), "hidden", outputs[b]));
@@ -191,3 +211,6 @@ internal sealed class LayerWorkEntity : ReceiveActor
         outputs.AddRange(results.Select(t => t!));
     }
 }
+
+/// <summary>A finished layer the coordinator did not confirm: nothing is published or answered.</summary>
+internal sealed class LayerDroppedException(string message) : Exception(message);
