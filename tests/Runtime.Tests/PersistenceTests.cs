@@ -20,7 +20,7 @@ public sealed class PersistenceTests : IDisposable
 
     public sealed record JournalState(IReadOnlyList<int> Layers, bool FromSnapshot, long LastSequenceNr);
 
-    /// <summary>Persists LayerCommitted events; "snap" saves JobAccepted(next layer) as a snapshot.</summary>
+    /// <summary>Persists LayerStarted records as events; "snap" saves JobAccepted(next layer) as a snapshot.</summary>
     public sealed class JobJournalActor : ReceivePersistentActor
     {
         private readonly List<int> _layers = [];
@@ -36,8 +36,8 @@ public sealed class PersistenceTests : IDisposable
                 _layers.AddRange(Enumerable.Range(0, s.NextLayer));
                 _fromSnapshot = true;
             });
-            Recover<LayerCommitted>(e => _layers.Add(e.Layer));
-            Command<LayerCommitted>(e => Persist(e, ev =>
+            Recover<LayerStarted>(e => _layers.Add(e.Layer));
+            Command<LayerStarted>(e => Persist(e, ev =>
             {
                 _layers.Add(ev.Layer);
                 Sender.Tell(ev);
@@ -94,7 +94,7 @@ public sealed class PersistenceTests : IDisposable
         {
             var actor = node.System.ActorOf(Props.Create(() => new JobJournalActor(id)));
             for (var layer = 0; layer < 3; layer++)
-                Assert.Equal(layer, (await actor.Ask<LayerCommitted>(new LayerCommitted(id, layer, "node-1", 1), Ask)).Layer);
+                Assert.Equal(layer, (await actor.Ask<LayerStarted>(new LayerStarted(id, layer, 1, "node-1"), Ask)).Layer);
         }
 
         await using (var node = await OffloadRuntime.StartAsync(settings))
@@ -105,7 +105,7 @@ public sealed class PersistenceTests : IDisposable
             Assert.False(state.FromSnapshot);
             Assert.Equal(3, state.LastSequenceNr);
             Assert.Equal(3L, await actor.Ask<long>("snap", Ask));
-            await actor.Ask<LayerCommitted>(new LayerCommitted(id, 3, "node-1", 2), Ask);
+            await actor.Ask<LayerStarted>(new LayerStarted(id, 3, 2, "node-1"), Ask);
         }
 
         await using (var node = await OffloadRuntime.StartAsync(settings))

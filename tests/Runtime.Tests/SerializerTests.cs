@@ -54,15 +54,19 @@ public sealed class SerializerTests : IDisposable
     [Fact]
     public void Manifests_are_the_type_names_and_the_identifier_is_fixed()
     {
-        var expected = new[] { "JobAccepted", "JobFinished", "JobFinishedEvent", "JobSpec", "JobStartedEvent", "LayerCommitted", "LayerCommittedEvent", "LayerDone", "LayerFailed", "RunLayer", "SubmitJob", "TensorRef" };
+        var expected = new[]
+        {
+            "JobAccepted", "JobEndedEvent", "JobFinishedEvent", "JobSpec", "JobStartedEvent", "JobStatus", "JobStatusQuery", "JobSubmittedEvent",
+            "LayerCommittedEvent", "LayerConfirm", "LayerDone", "LayerFailed", "LayerStarted", "RunLayer", "SubmitJob", "TensorRef",
+        };
         Assert.Equal(expected, OffloadMessageSerializer.Manifests.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(MessageSamples.AllMessageTypes().Select(t => t.Name), OffloadMessageSerializer.Manifests.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(4140, OffloadMessageSerializer.SerializerId);
         var s = Assert.IsType<OffloadMessageSerializer>(_system.Serialization.FindSerializerForType(typeof(RunLayer)));
         Assert.Equal(OffloadMessageSerializer.SerializerId, s.Identifier);
         Assert.Equal("RunLayer", s.Manifest(LayerEchoEntity.Run("j", 2)));
-        var bytes = s.ToBinary(new JobFinished("j", true, "ok"));
-        Assert.Equal(new JobFinished("j", true, "ok"), _system.Serialization.Deserialize(bytes, 4140, "JobFinished"));
+        var bytes = s.ToBinary(new JobEndedEvent("j", true, "ok"));
+        Assert.Equal(new JobEndedEvent("j", true, "ok"), _system.Serialization.Deserialize(bytes, 4140, "JobEndedEvent"));
     }
 
     [Fact]
@@ -88,8 +92,8 @@ public sealed class SerializerTests : IDisposable
     [Fact]
     public void Wire_bytes_are_compact_MessagePack_arrays()
     {
-        var message = new LayerCommitted("job-1", 3, "node-2", 1);
+        var message = new LayerStarted("job-1", 3, 1, "node-2");
         var bytes = _system.Serialization.FindSerializerFor(message).ToBinary(message);
-        Assert.Equal("[\"job-1\",3,\"node-2\",1]", MessagePackSerializer.ConvertToJson(bytes));
+        Assert.Equal("[\"job-1\",3,1,\"node-2\"]", MessagePackSerializer.ConvertToJson(bytes));
     }
 }

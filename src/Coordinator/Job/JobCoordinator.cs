@@ -8,7 +8,7 @@ namespace Offload.Coordinator.Job;
 /// <summary>
 /// The job coordinator: an event-sourced actor that runs the sequential layer-wise state machine — embed (or load the
 /// last committed layer's outputs), then per layer: run (calibrate, SEQUENTIAL_EPOCH_END, propagate), commit the
-/// outputs to the journal folder and persist <see cref="LayerCommitted"/>, advance — then the head and finalize. The
+/// outputs to the journal folder and persist <see cref="LayerCommittedEvent"/>, advance — then the head and finalize. The
 /// events (<see cref="JobStartedEvent"/> with the job's identity, <see cref="LayerCommittedEvent"/> with the content hash
 /// of the file it wrote, <see cref="JobFinishedEvent"/>; MessagePack records of Protocol) are its whole state: <c>--resume</c> is a replay, and a committed layer's
 /// file is checked against its hash before it is used. Bulk data stays in files; events carry names and hashes only.

@@ -8,35 +8,27 @@ using Offload.Tensors;
 namespace Offload.Coordinator.Job;
 
 /// <summary>
-/// The durable record of a layer-wise job in OUT/journal: manifest.json (fingerprint, layer and batch counts), and
-/// after each completed layer its outputs for every batch (acts-LLLL.safetensors) plus progress.json naming the last
-/// completed layer — each written to a temporary name, fsynced, renamed, and the folder fsynced. A resumed job
-/// continues with the first layer after the one progress.json names.
+/// The files of a layer-wise job in OUT/journal: manifest.json (fingerprint, layer and batch counts) and, after each
+/// committed layer, its outputs for every batch (acts-LLLL.safetensors) — each written to a temporary name, fsynced,
+/// renamed, and the folder fsynced. Which layer is committed, with the file's SHA-256, is the job coordinator's event
+/// (<see cref="JobCoordinator"/>); a resumed job replays the events and reads the last committed layer's file back.
 /// </summary>
 public sealed class JobJournal
 {
     public const string FolderName = "journal";
     private const string ManifestName = "manifest.json";
-    private const string ProgressName = "progress.json";
     private const int Format = 1;
 
-    private JobJournal(string dir, int layers, int batches, int completed, string? activations)
+    private JobJournal(string dir, int layers, int batches)
     {
         Dir = dir;
         Layers = layers;
         Batches = batches;
-        CompletedLayers = completed;
-        ActivationsFile = activations;
     }
 
     public string Dir { get; }
     public int Layers { get; }
     public int Batches { get; }
-
-    /// <summary>Layers 0..CompletedLayers−1 are done and their last outputs are in <see cref="ActivationsFile"/>.</summary>
-    public int CompletedLayers { get; private set; }
-
-    public string? ActivationsFile { get; private set; }
 
     /// <summary>
     /// Opens OUT/journal: creates it for a new job, or (with <paramref name="resume"/>) checks the fingerprint of the
@@ -58,18 +50,7 @@ public sealed class JobJournal
                 throw new JobException($"{manifest}: the journal was written for a different {diff}; delete {outDir} or choose another --out to start afresh");
             if (Int(json, "format", manifest) != Format || Int(json, "layers", manifest) != layers || Int(json, "batches", manifest) != batches)
                 throw new JobException($"{manifest}: journal format, layer or batch count differs from this job; delete {outDir} or choose another --out");
-            var completed = 0;
-            string? acts = null;
-            var progress = Path.Combine(dir, ProgressName);
-            if (File.Exists(progress))
-            {
-                var p = ReadJson(progress);
-                completed = Int(p, "completed_layers", progress);
-                acts = Str(p, "activations", progress);
-                if (completed < 0 || completed > layers || !File.Exists(Path.Combine(dir, acts)))
-                    throw new JobException($"{progress}: names {completed} completed layers and file '{acts}', which this journal does not hold; delete {outDir} to start afresh");
-            }
-            return new JobJournal(dir, layers, batches, completed, acts);
+            return new JobJournal(dir, layers, batches);
         }
         Directory.CreateDirectory(dir);
         DurableFile.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(dir))!);
@@ -83,17 +64,16 @@ public sealed class JobJournal
             ["batches"] = batches,
         };
         DurableFile.WriteAllText(manifest, m.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        return new JobJournal(dir, layers, batches, 0, null);
+        return new JobJournal(dir, layers, batches);
     }
 
-    /// <summary>The outputs of the last completed layer, one tensor per batch (null when no layer is complete).</summary>
-    public ActivationSet? LoadActivations(ActivationSpace space)
+    /// <summary>The outputs in journal file <paramref name="name"/>, one tensor per batch.</summary>
+    private ActivationSet Read(ActivationSpace space, string name)
     {
-        if (ActivationsFile is null) return null;
         var set = new ActivationSet(space, Batches);
         try
         {
-            using var file = SafetensorsFile.Open(Path.Combine(Dir, ActivationsFile));
+            using var file = SafetensorsFile.Open(Path.Combine(Dir, name));
             for (var b = 0; b < Batches; b++)
             {
                 using var view = file.Get(BatchName(b));
@@ -106,24 +86,6 @@ public sealed class JobJournal
             set.Dispose();
             throw;
         }
-    }
-
-    /// <summary>
-    /// Makes layer <paramref name="layer"/> durable: its outputs for every batch, then progress.json; the previous
-    /// layer's outputs are deleted afterwards. Kill points: layer:L:before-rename (outputs fsynced, not yet renamed),
-    /// layer:L:before-progress (outputs renamed, progress not yet written).
-    /// </summary>
-    public void CommitLayer(int layer, ActivationSet outputs)
-    {
-        if (layer != CompletedLayers) throw new InvalidOperationException($"journal: layer {layer} committed after {CompletedLayers} completed layers");
-        var (name, _) = WriteActivations(layer, outputs);
-        JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{layer}:before-progress"));
-        var progress = new JsonObject { ["completed_layers"] = layer + 1, ["activations"] = name };
-        DurableFile.WriteAllText(Path.Combine(Dir, ProgressName), progress.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        var previous = ActivationsFile;
-        CompletedLayers = layer + 1;
-        ActivationsFile = name;
-        if (previous is not null && previous != name) File.Delete(Path.Combine(Dir, previous));
     }
 
     // ---- the coordinator's journal: files here, progress as events (JobCoordinator) -------------------------------
@@ -171,8 +133,7 @@ public sealed class JobJournal
             if (actual != sha256)
                 throw new JobException($"{path}: damaged (its SHA-256 is not the recorded one); delete {Path.GetDirectoryName(Dir)} to start afresh");
         }
-        ActivationsFile = name;
-        return LoadActivations(space) ?? throw new InvalidOperationException("no activations file");
+        return Read(space, name);
     }
 
     /// <summary>Deletes a journal file no longer needed (the outputs of a layer before the last committed one).</summary>
