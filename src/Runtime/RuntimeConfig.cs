@@ -75,6 +75,7 @@ public static class RuntimeConfig
                 seed-nodes = [{{string.Join(", ", settings.SeedNodes.Select(Q))}}]
                 roles = [{{string.Join(", ", settings.Roles.Select(Q))}}]
                 downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+                down-removal-margin = {{Ms(settings.DownRemovalMargin)}}
                 split-brain-resolver {
                   active-strategy = keep-majority
                   stable-after = {{Ms(settings.StableAfter)}}

@@ -47,7 +47,11 @@ public sealed record RuntimeSettings
     public TimeSpan AcceptableHeartbeatPause { get; init; } = TimeSpan.FromMilliseconds(1500);
 
     /// <summary>Split-brain resolver: how long membership must be stable before unreachable nodes are downed (Akka default 20 s).</summary>
-    public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long after a node is removed its singleton and shards start elsewhere (Akka's default with the split-brain
+    /// resolver: stable-after).</summary>
+    public TimeSpan DownRemovalMargin { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Sharding: retry interval of region registration and shard-home requests (Akka default 2 s).</summary>
     public TimeSpan ShardingRetryInterval { get; init; } = TimeSpan.FromMilliseconds(500);

@@ -106,7 +106,8 @@ public sealed class OneNodeRuntimeTests : IDisposable
         Assert.Equal("ddata", c.GetString("akka.cluster.sharding.state-store-mode"));
         Assert.False(c.GetBoolean("akka.cluster.sharding.remember-entities"));
         Assert.Equal("keep-majority", c.GetString("akka.cluster.split-brain-resolver.active-strategy"));
-        Assert.Equal(TimeSpan.FromSeconds(3), c.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
+        Assert.Equal(TimeSpan.FromSeconds(2), c.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
+        Assert.Equal(TimeSpan.FromSeconds(1), c.GetTimeSpan("akka.cluster.down-removal-margin"));
         Assert.Equal(TimeSpan.FromMilliseconds(500), c.GetTimeSpan("akka.cluster.failure-detector.heartbeat-interval"));
         Assert.Equal(TimeSpan.FromMilliseconds(1500), c.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
         Assert.Equal(TimeSpan.FromMilliseconds(500), c.GetTimeSpan("akka.cluster.sharding.retry-interval"));

@@ -20,7 +20,7 @@ namespace Offload.Coordinator.Cluster;
 internal sealed class LayerRequest : ReceiveActor, IWithTimers
 {
     /// <summary>How long to wait for the entity's <see cref="LayerStarted"/> before asking again.</summary>
-    public static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(1);
 
     private readonly IActorRef _region;
     private readonly TaskCompletionSource<LayerDone> _done;
