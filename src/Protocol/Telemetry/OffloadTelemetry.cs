@@ -44,18 +44,8 @@ public static class OffloadTelemetry
     /// <summary>Histogram, 1; attribute gptq.module (the module's kind: q_proj, k_proj, …, not its full name). The loss per module.</summary>
     public const string GptqLoss = "offload.gptq.loss";
 
-    /// <summary>Counter, {message}. Control messages dead-lettered by a cluster node (malformed, unknown, misaddressed, or
-    /// whose handler kept failing); the reason is in the message's x-offload-reason header and the log.</summary>
-    public const string ClusterDeadLettered = "offload.cluster.dead_lettered";
-    /// <summary>Counter, {message}. Redeliveries of already-handled control messages, acknowledged without running the handler again.</summary>
-    public const string ClusterDuplicates = "offload.cluster.duplicates";
-    /// <summary>Histogram, s; attribute offload.handoff.result (completed, timed_out). One shard handoff, BeginHandOff to ShardStopped.</summary>
-    public const string ClusterHandOffDuration = "offload.cluster.handoff.duration";
-    /// <summary>ObservableUpDownCounter, {member}; attribute offload.member.status (up, leaving, down, removed). Reported by the active coordinator.</summary>
-    public const string ClusterMembers = "offload.cluster.members";
-    /// <summary>Counter, {shard}; attribute offload.reallocation.reason (member_down, handoff). Shards given a new home.</summary>
-    public const string ClusterShardsReallocated = "offload.cluster.shards.reallocated";
-    /// <summary>Counter, {layer}; attribute offload.job.kind. Layer work started again because the node doing it was lost or handed it off.</summary>
+    /// <summary>Counter, {layer}; attribute offload.job.kind. Layer work asked for again because the node doing it was lost
+    /// (counted by the coordinator) and redone on another node (counted there).</summary>
     public const string ClusterLayersRedone = "offload.cluster.layers.redone";
 
     // ---- push instruments (the observable ones are registered by the components that own the state) ----------
@@ -70,11 +60,6 @@ public static class OffloadTelemetry
     public static readonly Counter<long> TransformCacheHitsCounter = Meter.CreateCounter<long>(TransformCacheHits, "{tensor}", "Shared transform weights found in a device's cache");
     public static readonly Counter<long> TransformCacheMissesCounter = Meter.CreateCounter<long>(TransformCacheMisses, "{tensor}", "Shared transform weights created in a device's cache");
     public static readonly Counter<long> ActivationSpilledCounter = Meter.CreateCounter<long>(ActivationSpilled, "By", "Activation bytes spilled to disk beyond the host budget");
-    public static readonly Counter<long> ClusterDeadLetteredCounter = Meter.CreateCounter<long>(ClusterDeadLettered, "{message}", "Control messages dead-lettered with a reason");
-    public static readonly Counter<long> ClusterDuplicatesCounter = Meter.CreateCounter<long>(ClusterDuplicates, "{message}", "Redelivered control messages acknowledged without handling");
-    public static readonly Histogram<double> ClusterHandOffDurationHistogram = Meter.CreateHistogram(ClusterHandOffDuration, "s", "Duration of one shard handoff",
-        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
-    public static readonly Counter<long> ClusterShardsReallocatedCounter = Meter.CreateCounter<long>(ClusterShardsReallocated, "{shard}", "Shards given a new home after a member went down or handed them off");
     public static readonly Counter<long> ClusterLayersRedoneCounter = Meter.CreateCounter<long>(ClusterLayersRedone, "{layer}", "Layer work redone on another node");
     public static readonly Histogram<double> GptqLossHistogram = Meter.CreateHistogram<double>(GptqLoss, "1", "GPTQ reconstruction loss of one linear");
 
@@ -91,13 +76,6 @@ public static class OffloadTelemetry
     public const string LayerSpan = "offload.layer";
     /// <summary>One per phase of a layer, child of the layer span; tags calibration.phase, offload.layer.</summary>
     public const string PhaseSpan = "offload.phase";
-    /// <summary>One per control message handled by a cluster node, child of the sender's span (the envelope's traceparent);
-    /// tags offload.message.type, offload.entity.type, offload.shard, offload.node.</summary>
-    public const string ClusterHandleSpan = "offload.cluster.handle";
-    /// <summary>One per shard handoff on the coordinator; tags offload.entity.type, offload.shard, offload.node (the old owner).</summary>
-    public const string ClusterHandOffSpan = "offload.cluster.handoff";
-    /// <summary>One per coordinator takeover (replay of the journal); tag offload.node.</summary>
-    public const string ClusterTakeoverSpan = "offload.cluster.takeover";
     /// <summary>One per GPTQ-solved linear; tags gptq.module (full name), gptq.loss.</summary>
     public const string GptqModuleSpan = "offload.gptq.module";
     /// <summary>
@@ -120,14 +98,6 @@ public static class OffloadTelemetry
     public const string AttrMessageType = "offload.message.type";
     public const string AttrGptqModule = "gptq.module";
     public const string AttrGptqLoss = "gptq.loss";
-    public const string AttrHandOffResult = "offload.handoff.result";
-    public const string AttrMemberStatus = "offload.member.status";
-    public const string AttrReallocationReason = "offload.reallocation.reason";
-    public const string AttrNode = "offload.node";
-    public const string AttrShard = "offload.shard";
-    public const string AttrEntityType = "offload.entity.type";
-    /// <summary>True on a control message the broker delivered before (its first handler died or handed the shard off).</summary>
-    public const string AttrRedelivered = "offload.redelivered";
 
     /// <summary>The phases of a layer (runtime-semantics.md §4.5), in order.</summary>
     public static class Phases
