@@ -170,6 +170,37 @@ public sealed class ClusterCompressTests(PostgresFixture postgres, Xunit.Abstrac
         }
     }
 
+    [Fact]
+    public async Task A_worker_frozen_mid_compress_is_downed_its_layer_redone_and_the_checkpoint_is_byte_identical()
+    {
+        var (model, calibration) = Prepare();
+        CompressJob.Run(Options(model, Path.Combine(_root, "single"), calibration, null));
+        var expected = Files(Path.Combine(_root, "single"));
+        var file = await WriteClusterFileAsync(Path.Combine(_root, "cluster"));
+        // The node running the first attempt of layer 2 freezes itself (SIGSTOP) once it has the layer's inputs.
+        var nodes = await ClusterEndToEndTests.StartNodesAsync(file, new Dictionary<string, string> { [JobKillSwitch.StopVariable] = "node-layer:2:started" });
+        try
+        {
+            var outDir = Path.Combine(_root, "clustered");
+            await CompressJob.RunAsync(Options(model, outDir, calibration, ClusterFile.Load(file))).WaitAsync(TimeSpan.FromMinutes(4));
+            AssertSameCheckpoint(expected, outDir);
+            var frozen = nodes.Single(n => n.Lines.Any(l => l.StartsWith("stopping at node-layer:2:started", StringComparison.Ordinal)));
+            var before = frozen.Lines.Count();
+            frozen.Continue();
+            Assert.True(frozen.WaitForExit(TimeSpan.FromSeconds(60)), $"{frozen.Id} did not stop after SIGCONT:\n{frozen.Output}");
+            Assert.Equal(1, frozen.ExitCode);
+            Assert.Contains(frozen.Lines.Skip(before), l => l.Contains("was downed"));
+            Assert.DoesNotContain(frozen.Lines, l => l.Contains("layer 2 of") && l.Contains(" done in "));
+            // After the run the checkpoint is still the single-process one (the frozen node wrote nothing when it woke up).
+            AssertSameCheckpoint(expected, outDir);
+        }
+        finally
+        {
+            foreach (var n in nodes) n.Dispose();
+            foreach (var n in nodes) output.WriteLine($"--- {n.Id}:\n{n.Output}");
+        }
+    }
+
     public void Dispose()
     {
         try

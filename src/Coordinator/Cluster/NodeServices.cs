@@ -100,6 +100,10 @@ public sealed class NodeServices : IAsyncDisposable
         return services;
     }
 
+    /// <summary>After this node was downed: closes the jobs' checkpoints and deletes its staging folder, without leaving
+    /// (there is no cluster to leave).</summary>
+    public void DropLocalState() => _host.Dispose();
+
     public async ValueTask DisposeAsync()
     {
         try

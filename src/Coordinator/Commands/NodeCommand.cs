@@ -49,6 +49,7 @@ public static class NodeCommand
         {
             Console.Error.WriteLine($"offload: node {me.Id} was downed by the cluster (unreachable too long); it stopped its work — restart it to rejoin");
             // Do not run anything more of this process: the cluster has redone or will redo its work elsewhere.
+            services.DropLocalState();
             Environment.Exit(CliRunner.RunFailure);
         }
         log.WriteLine($"node {me.Id} leaving");

@@ -130,7 +130,13 @@ public sealed class DashboardServer : IAsyncDisposable, IDisposable
         response.ContentType = "text/event-stream";
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
+        // A server stopping after Complete lets each stream drain to its end event (the host waits for it, up to its
+        // shutdown timeout); one stopping without Complete ends the streams at once.
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        using var onStop = stopping.Register(() =>
+        {
+            if (!hub.IsComplete) cancel.Cancel();
+        });
         var reader = hub.Subscribe();
         try
         {

@@ -35,6 +35,15 @@ internal sealed class SseHub
         }
     }
 
+    /// <summary>Whether <see cref="Complete"/> was called (every stream then ends after its last messages).</summary>
+    public bool IsComplete
+    {
+        get
+        {
+            lock (_lock) return _end is not null;
+        }
+    }
+
     /// <summary>Sends <c>event: end</c> with <paramref name="json"/> (the final frame) and closes every stream.</summary>
     public void Complete(long sequence, string json)
     {
