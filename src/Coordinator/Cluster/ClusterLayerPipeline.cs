@@ -150,6 +150,7 @@ internal sealed class ClusterLayerPipeline : IJobPipeline
             try
             {
                 for (var b = 0; b < Batches; b++) outputs.Put(b, await _pulls.PullAsync(answer.Outputs[b]).ConfigureAwait(false));
+                await FenceAsync(l).ConfigureAwait(false);
                 foreach (var file in answer.StateFiles) await WriteStateFileAsync(file).ConfigureAwait(false);
                 LastLayerNode = answer.NodeId;
                 _layerCompute = TimeSpan.FromSeconds(answer.ComputeSeconds);
@@ -168,6 +169,16 @@ internal sealed class ClusterLayerPipeline : IJobPipeline
                 throw;
             }
         }
+    }
+
+    /// <summary>Before this coordinator writes anything of layer <paramref name="l"/> (-1: the result): it must still be part
+    /// of the cluster's majority — a coordinator whose node was downed (frozen, partitioned) and replaced writes nothing.</summary>
+    private async Task FenceAsync(int l)
+    {
+        if (!await Runtime.MajorityFence.ConfirmAsync(_system!).ConfigureAwait(false))
+            throw new CoordinatorFencedException(l < 0
+                ? $"job {_spec.JobId}: this coordinator is no longer in the cluster's majority; it writes no result"
+                : string.Create(CultureInfo.InvariantCulture, $"job {_spec.JobId}: this coordinator is no longer in the cluster's majority; layer {l} is not committed here"));
     }
 
     /// <summary>A state file of the layer (e.g. its GPTQ results) into the job's state folder: temporary name, fsync, rename.</summary>
@@ -217,6 +228,7 @@ internal sealed class ClusterLayerPipeline : IJobPipeline
             foreach (var v in nll) mean += v;
             mean /= _windowCount;
             result = new EvalResult(mean, (long)_windowCount * (_spec.SeqLen - 1), nll);
+            await FenceAsync(-1).ConfigureAwait(false);
             LayerwiseEvalJob.WriteResult(_spec.OutDir, result, _spec.SeqLen);
         }
         return new LayerwiseEvalReport(result, _first, [], _timings, 0, _space!.PeakBytes, _space.SpilledBytes, _wall.Elapsed);
@@ -236,3 +248,6 @@ internal sealed class ClusterLayerPipeline : IJobPipeline
         return ValueTask.CompletedTask;
     }
 }
+
+/// <summary>A coordinator that is no longer in the cluster's majority stops without writing or recording anything.</summary>
+internal sealed class CoordinatorFencedException(string message) : Exception(message);

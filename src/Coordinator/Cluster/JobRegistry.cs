@@ -35,7 +35,7 @@ internal sealed class JobRegistry : ReceivePersistentActor
         public JobCoordinator.Progress Progress { get; set; } = new(0, []);
     }
 
-    private sealed record CoordinatorEnded(string JobId, int Incarnation, string? Error);
+    private sealed record CoordinatorEnded(string JobId, int Incarnation, string? Error, bool Fenced = false);
 
     public JobRegistry(ClusterJobServices services)
     {
@@ -122,7 +122,8 @@ internal sealed class JobRegistry : ReceivePersistentActor
             entry.Pipeline = pipeline;
             child.Tell(JobCoordinator.Run.Instance);
             done.Task.ContinueWith(t => self.Tell(new CoordinatorEnded(spec.JobId, incarnation,
-                t.IsCompletedSuccessfully ? null : t.Exception?.GetBaseException().Message ?? "cancelled")), TaskScheduler.Default);
+                t.IsCompletedSuccessfully ? null : t.Exception?.GetBaseException().Message ?? "cancelled",
+                t.Exception?.GetBaseException() is CoordinatorFencedException)), TaskScheduler.Default);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -138,6 +139,8 @@ internal sealed class JobRegistry : ReceivePersistentActor
         entry.Pipeline = null;
         if (pipeline is not null) _ = pipeline.DisposeAsync().AsTask();
         _services.Log?.WriteLine(m.Error is null ? $"job {m.JobId} finished" : $"job {m.JobId} failed: {m.Error}");
+        // Fenced: this node is no longer in the cluster's majority; the singleton runs elsewhere and records the job there.
+        if (m.Fenced) return;
         Persist(new JobEndedEvent(m.JobId, m.Error is null, m.Error ?? ""), e =>
         {
             entry.State = e.Succeeded ? JobStatus.Finished : JobStatus.Failed;

@@ -146,7 +146,8 @@ internal sealed class LayerWorkEntity : ReceiveActor
             _host.Point?.Invoke(string.Create(CultureInfo.InvariantCulture, $"node-layer:{l}:computed{pointSuffix}"));
 
             var prefix = string.Create(CultureInfo.InvariantCulture, $"{run.Spec.JobId}/layer-{l}/a{run.Attempt}");
-            // The fence: a node the cluster downed meanwhile (e.g. it was frozen) cannot reach the coordinator, or is refused.
+            // The fence: a node the cluster downed meanwhile (e.g. it was frozen) cannot reach the coordinator, or is refused,
+            // and cannot read from a majority of the members (which also covers a coordinator on this very node).
             LayerConfirm confirm;
             try
             {
@@ -156,7 +157,7 @@ internal sealed class LayerWorkEntity : ReceiveActor
             {
                 confirm = new LayerConfirm(run.Spec.JobId, l, run.Attempt, _host.NodeId, false);
             }
-            if (!confirm.Granted || _host.Downed)
+            if (!confirm.Granted || _host.Downed || !await Runtime.MajorityFence.ConfirmAsync(system).ConfigureAwait(false))
                 throw new LayerDroppedException($"node {_host.NodeId}: layer {l} (attempt {run.Attempt}) was not confirmed by the coordinator — this node was downed or the layer runs elsewhere; its result is dropped");
             var outputRefs = new List<TensorRef>(outputs.Count);
             for (var b = 0; b < outputs.Count; b++)
