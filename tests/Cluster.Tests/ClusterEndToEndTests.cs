@@ -125,6 +125,22 @@ public sealed class ClusterEndToEndTests(PostgresFixture postgres, StoriesJobFix
     }
 
     [Fact]
+    public async Task A_cluster_nobody_answers_for_is_reported_within_seconds_naming_the_file_and_leaves_no_job_folder()
+    {
+        var dir = Path.Combine(job.Root, "unreachable");
+        var file = await WriteClusterFileAsync(dir); // three nodes on free ports, none started
+        var outDir = Path.Combine(dir, "out");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var ex = await Assert.ThrowsAsync<ClusterConfigurationException>(() => ClusterJob.RunAsync(ClusterFile.Load(file), job.Options(outDir), job.Tokens));
+        watch.Stop();
+        Assert.StartsWith(file + ":", ex.Message);
+        Assert.Contains("start a seed node first", ex.Message);
+        Assert.DoesNotContain('\n', ex.Message);
+        Assert.True(watch.Elapsed < ClusterFile.ClientJoinTimeout + TimeSpan.FromSeconds(10), $"reported after {watch.Elapsed}");
+        Assert.False(Directory.Exists(outDir), "a job folder was created for a cluster that never answered");
+    }
+
+    [Fact]
     public async Task A_worker_sigkilled_mid_layer_has_its_layer_redone_on_a_survivor_and_the_result_is_byte_identical()
     {
         var dir = Path.Combine(job.Root, "worker-kill");

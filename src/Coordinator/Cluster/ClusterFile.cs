@@ -43,6 +43,9 @@ public sealed record ClusterFile(string Path, string Name, IReadOnlyList<string>
     /// <summary>client.port: 0 = a free port.</summary>
     public int ClientPort { get; init; }
 
+    /// <summary>How long a submitting client waits to join the cluster before it reports it unreachable.</summary>
+    public static readonly TimeSpan ClientJoinTimeout = TimeSpan.FromSeconds(8);
+
     /// <summary>journal.sqlite's default: {temp}/offload-{cluster name}-journal.db.</summary>
     public static string DefaultSqliteJournal(string clusterName) => System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"offload-{clusterName}-journal.db");
 
@@ -74,7 +77,8 @@ public sealed record ClusterFile(string Path, string Name, IReadOnlyList<string>
         HeartbeatInterval = HeartbeatInterval,
         AcceptableHeartbeatPause = AcceptableHeartbeatPause,
         StableAfter = StableAfter,
-        JoinTimeout = TimeSpan.FromSeconds(30),
+        // A client reports an unreachable cluster within seconds; a node may wait longer for its seeds to come up.
+        JoinTimeout = node is null ? ClientJoinTimeout : TimeSpan.FromSeconds(30),
         LogFile = logFile,
     };
 

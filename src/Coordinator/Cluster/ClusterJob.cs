@@ -56,6 +56,17 @@ public static class ClusterJob
         }
         var outDir = Path.GetFullPath(options.OutDir);
         var layers = config.NumHiddenLayers;
+        // Join the cluster before anything is written: an unreachable cluster leaves no job folder behind.
+        OffloadRuntime runtime;
+        try
+        {
+            runtime = await OffloadRuntime.StartAsync(cluster.Runtime(null, Path.Combine(Path.GetTempPath(), "offload", $"akka-{cluster.Name}-client-{Environment.ProcessId}.log")), ct).ConfigureAwait(false);
+        }
+        catch (ClusterJoinException ex)
+        {
+            throw new ClusterConfigurationException($"{cluster.Path}: {ex.Message}");
+        }
+        await using var runtimeScope = runtime;
         var journal = JobJournal.Open(outDir, fingerprint, layers, batchCount, options.Resume);
         var windowsPath = Path.Combine(journal.Dir, WindowsFile);
         var bytes = new byte[windows.Length * 4];
@@ -64,7 +75,6 @@ public static class ClusterJob
         var identity = $"{fingerprint.Model}|{fingerprint.Job}|{fingerprint.Code}";
         var jobId = "job-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity + "|" + outDir)))[..16];
 
-        await using var runtime = await OffloadRuntime.StartAsync(cluster.Runtime(null, Path.Combine(journal.Dir, "akka-client.log")), ct).ConfigureAwait(false);
         var system = runtime.System;
         var proxy = system.ActorOf(ClusterSingletonProxy.Props("/user/" + NodeServices.CoordinatorName,
             ClusterSingletonProxySettings.Create(system).WithRole(ClusterFile.CoordinatorRole)), "coordinator-proxy");
