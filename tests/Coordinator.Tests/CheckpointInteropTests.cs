@@ -24,17 +24,8 @@ public sealed class CheckpointInteropTests
 {
     private const string R4Name = "model.layers.0.mlp.down_proj.R4_input.weight";
 
-    private static CompressOptions Options(string model, string outDir, string yaml, int[]? calibration) => new()
-    {
-        ModelDir = model,
-        OutDir = outDir,
-        Recipe = CompressionRecipe.From(Recipe.Parse(yaml), yaml),
-        Calibration = calibration,
-        SeqLen = 16,
-        BatchRows = 2,
-        Devices = [new DeviceId(DeviceKind.Cpu, 0)],
-        DeviceMemoryBytes = 4L << 20,
-    };
+    private static CompressOptions Options(string model, string outDir, string yaml, int[]? calibration) =>
+        TestCompress.Options(model, outDir, yaml, calibration);
 
     private static string Stories(TempDir temp)
     {

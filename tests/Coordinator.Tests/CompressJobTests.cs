@@ -32,17 +32,8 @@ public sealed class CompressJobTests
                   weights: {num_bits: 4, type: int, symmetric: true, strategy: channel}
         """;
 
-    private static CompressOptions Options(string model, string outDir, string recipeYaml, int[]? calibration, int devices, int seq = 16) => new()
-    {
-        ModelDir = model,
-        OutDir = outDir,
-        Recipe = CompressionRecipe.From(Recipe.Parse(recipeYaml), recipeYaml),
-        Calibration = calibration,
-        SeqLen = seq,
-        BatchRows = 2,
-        Devices = Enumerable.Range(0, devices).Select(i => new DeviceId(DeviceKind.Cpu, i)).ToArray(),
-        DeviceMemoryBytes = 4L << 20,
-    };
+    private static CompressOptions Options(string model, string outDir, string recipeYaml, int[]? calibration, int devices, int seq = 16) =>
+        TestCompress.Options(model, outDir, recipeYaml, calibration, devices, seq);
 
     private static Dictionary<string, byte[]> Files(string dir) =>
         Directory.GetFiles(dir).ToDictionary(Path.GetFileName, File.ReadAllBytes)!;

@@ -30,17 +30,8 @@ public sealed class KvCacheCompressTests(ITestOutputHelper output)
     private const int CalibWindows = 8;
     private const int EvalWindows = 8;
 
-    private static CompressOptions Options(string model, string outDir, string recipeYaml, int[]? calibration, int devices, int seq = Seq) => new()
-    {
-        ModelDir = model,
-        OutDir = outDir,
-        Recipe = CompressionRecipe.From(Recipe.Parse(recipeYaml), recipeYaml),
-        Calibration = calibration,
-        SeqLen = seq,
-        BatchRows = 2,
-        Devices = Enumerable.Range(0, devices).Select(i => new DeviceId(DeviceKind.Cpu, i)).ToArray(),
-        DeviceMemoryBytes = 4L << 20,
-    };
+    private static CompressOptions Options(string model, string outDir, string recipeYaml, int[]? calibration, int devices, int seq = Seq) =>
+        TestCompress.Options(model, outDir, recipeYaml, calibration, devices, seq);
 
     private static string Yaml(string modifier, string? scheme, string kv, string? spin = null) =>
         "quant_stage:\n  quant_modifiers:\n"

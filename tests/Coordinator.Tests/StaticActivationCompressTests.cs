@@ -16,17 +16,8 @@ namespace Offload.Coordinator.Tests;
 /// </summary>
 public sealed class StaticActivationCompressTests
 {
-    private static CompressOptions Options(string model, string outDir, string recipeYaml, int[]? calibration, int devices) => new()
-    {
-        ModelDir = model,
-        OutDir = outDir,
-        Recipe = CompressionRecipe.From(Offload.Compression.Recipes.Recipe.Parse(recipeYaml), recipeYaml),
-        Calibration = calibration,
-        SeqLen = 16,
-        BatchRows = 2,
-        Devices = Enumerable.Range(0, devices).Select(i => new DeviceId(DeviceKind.Cpu, i)).ToArray(),
-        DeviceMemoryBytes = 4L << 20,
-    };
+    private static CompressOptions Options(string model, string outDir, string recipeYaml, int[]? calibration, int devices) =>
+        TestCompress.Options(model, outDir, recipeYaml, calibration, devices);
 
     private static string RecipeYaml(string modifier, string scheme) => $$"""
         quant_stage:
