@@ -22,7 +22,7 @@ public sealed class LayerShard : TracedReceiveActor
     private readonly ShardParameters _parameters;
     private readonly DeviceClient _device;
     private readonly RotaryEmbedding _rope;
-    private readonly IActivationHooks? _hooks;
+    private readonly ILinearInputHook? _hooks;
     private Task<DeviceLease>? _pending;
     private DeviceLease? _lease;
     private DecoderLayer? _layer;
@@ -30,7 +30,7 @@ public sealed class LayerShard : TracedReceiveActor
     private TimeSpan _onloadWait;
 
     /// <summary>Use <see cref="Props"/> (Akka.NET creates the actor through this public constructor).</summary>
-    public LayerShard(ShardSpec spec, ShardParameters parameters, DeviceClient device, RotaryEmbedding rope, IActivationHooks? hooks)
+    public LayerShard(ShardSpec spec, ShardParameters parameters, DeviceClient device, RotaryEmbedding rope, ILinearInputHook? hooks)
     {
         _spec = spec;
         _parameters = parameters;
@@ -52,7 +52,7 @@ public sealed class LayerShard : TracedReceiveActor
     }
 
     /// <param name="hooks">online transforms run inside the decoder layer's forward (SpinQuant R3/R4), or null.</param>
-    public static Props Props(ShardSpec spec, ShardParameters parameters, DeviceClient device, RotaryEmbedding rope, IActivationHooks? hooks = null) =>
+    public static Props Props(ShardSpec spec, ShardParameters parameters, DeviceClient device, RotaryEmbedding rope, ILinearInputHook? hooks = null) =>
         Akka.Actor.Props.Create(() => new LayerShard(spec, parameters, device, rope, hooks));
 
     // ---- messages ------------------------------------------------------------------------------------------------
@@ -77,8 +77,12 @@ public sealed class LayerShard : TracedReceiveActor
         public static readonly Acquiring Instance = new();
     }
 
-    /// <summary>Decoder forward of one batch: Input [rows, seq, hidden] f32 (the sender keeps ownership) → <see cref="ForwardDone"/>.</summary>
-    public sealed record Forward(int Batch, Tensor Input);
+    /// <summary>
+    /// Decoder forward of one batch: Input [rows, seq, hidden] f32 (the sender keeps ownership) → <see cref="ForwardDone"/>.
+    /// With a <paramref name="Capture"/> (a calibration pass) the batch's capture hooks run inside the forward, after the
+    /// layer's online hooks, and the capture hears when the batch is done.
+    /// </summary>
+    public sealed record Forward(int Batch, Tensor Input, ICalibrationCapture? Capture = null);
 
     /// <summary>Output [rows, seq, hidden] f32 (the receiver owns it); OnloadWait = time this call waited for the parameters.</summary>
     public sealed record ForwardDone(int Batch, Tensor Output, TimeSpan OnloadWait, TimeSpan Compute);
@@ -150,7 +154,7 @@ public sealed class LayerShard : TracedReceiveActor
         if (_spec.Kind == ShardKind.Decoder)
         {
             var weights = DecoderLayerWeights.From(config, _spec.LayerIndex, n => lease.Contains(n) ? lease[n].Share() : null, _device.Device.ToString());
-            _layer = new DecoderLayer(config, _spec.LayerIndex, weights, _rope) { Hooks = _hooks };
+            _layer = new DecoderLayer(config, _spec.LayerIndex, weights, _rope) { Hooks = _hooks is null ? null : [_hooks] };
         }
         else
         {
@@ -177,7 +181,9 @@ public sealed class LayerShard : TracedReceiveActor
         await EnsureOnloaded();
         var wait = _onloadWait - before;
         var sw = Stopwatch.StartNew();
-        var output = _layer!.Forward(m.Input);
+        var hooks = m.Capture?.BeginBatch(m.Batch);
+        var output = _layer!.Forward(m.Input, null, hooks);
+        m.Capture?.EndBatch(m.Batch);
         return new ForwardDone(m.Batch, output, wait, sw.Elapsed);
     }
 

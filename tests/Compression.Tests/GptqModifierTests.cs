@@ -35,6 +35,18 @@ public class GptqModifierTests(StoriesModelFixture f)
         public ISharedTransformCache Transforms => throw new NotSupportedException("no transforms in this test");
     }
 
+    // The runtime's calibration pass for one layer: each batch's forward runs with the modifier's capture hooks.
+    private static void CalibrationPass(ICapturingListener modifier, int l, DecoderLayer layer, IReadOnlyList<Tensor> inputs)
+    {
+        var capture = modifier.BeginLayer(l) ?? throw new InvalidOperationException("GPTQ needs a capture");
+        for (var b = 0; b < inputs.Count; b++)
+        {
+            var hooks = capture.BeginBatch(b);
+            using var y = layer.Forward(inputs[b], null, hooks);
+            capture.EndBatch(b);
+        }
+    }
+
     private int[] Calibration(int windows) => EvalProtocol.LastWindows(f.Stream, SeqLen, windows);
 
     [Fact]
@@ -53,6 +65,7 @@ public class GptqModifierTests(StoriesModelFixture f)
             modifier.OnInitialize(new JobStartInfo(f.Model.Config, 2, SeqLen, 0, false));
             modifier.OnCalibrationStart();
             var ctx = new FakeLayerContext(0, layer.Weights, inputs);
+            CalibrationPass(modifier, 0, layer, inputs);
             modifier.OnSequentialEpochEnd(0, ctx);
             Assert.Equal(7, ctx.Replaced.Count);
             foreach (var r in reference.Linears.Where(l => l.Module.StartsWith("model.layers.0.", StringComparison.Ordinal)))
@@ -61,6 +74,26 @@ public class GptqModifierTests(StoriesModelFixture f)
                 Assert.Equal(r.QParams.Scale, modifier.Results[r.Module].QParams.Scale);
                 Assert.Equal(ActivationOrdering.Static, modifier.Results[r.Module].Scheme.Weights!.ActOrder);
             }
+        }
+        finally
+        {
+            f.Model.Layers.Release(layer);
+            foreach (var t in inputs) t.Dispose();
+        }
+    }
+
+    [Fact]
+    public void A_layer_without_its_calibration_pass_is_refused()
+    {
+        var plan = QuantizationPlan.ForLinears(new QuantizationScheme(["Linear"], QuantizationArgs.Create(4, strategy: QuantizationStrategy.Channel)));
+        var inputs = new List<Tensor> { f.Model.Embed(Calibration(2), 2, SeqLen) };
+        var layer = (DecoderLayer)f.Model.Layers.Acquire(0);
+        try
+        {
+            var modifier = new GptqModifier(plan);
+            modifier.OnInitialize(new JobStartInfo(f.Model.Config, 1, SeqLen, 0, false));
+            var e = Assert.Throws<ArgumentException>(() => modifier.OnSequentialEpochEnd(0, new FakeLayerContext(0, layer.Weights, inputs)));
+            Assert.Contains("capture", e.Message, StringComparison.Ordinal);
         }
         finally
         {
@@ -129,6 +162,7 @@ public class GptqModifierTests(StoriesModelFixture f)
                 var layer = (DecoderLayer)f.Model.Layers.Acquire(l);
                 try
                 {
+                    CalibrationPass(first, l, layer, inputs);
                     first.OnSequentialEpochEnd(l, new FakeLayerContext(l, layer.Weights, inputs));
                 }
                 finally

@@ -1,3 +1,4 @@
+using Offload.Model.Forward;
 using Offload.Compression.Quantization;
 using Offload.Protocol;
 using Xunit;

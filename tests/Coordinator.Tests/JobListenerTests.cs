@@ -52,6 +52,32 @@ public sealed class JobListenerTests
         }
     }
 
+    /// <summary>Counts the forwards of every layer (each forward reads the attention input once).</summary>
+    private sealed class ForwardCounter : ILinearInputHook
+    {
+        public int[] Forwards { get; } = new int[8];
+
+        public void OnInput(int layer, LinearInput site, Span<float> x, int tokens, int width, int sequences)
+        {
+            if (site == LinearInput.Attention) Interlocked.Increment(ref Forwards[layer]);
+        }
+    }
+
+    [Fact]
+    public void A_gptq_layer_runs_exactly_two_passes_over_the_calibration_data_calibrate_and_propagate()
+    {
+        using var temp = new TempDir();
+        var (dir, config) = JobTestModels.Write(temp, JobTestModels.Small());
+        var tokens = JobTestModels.Windows(6, Seq, config.VocabSize, seed: 9);
+        var counter = new ForwardCounter();
+        var plan = Compression.Quantization.QuantizationPlan.ForLinears(new Compression.Quantization.QuantizationScheme(["Linear"],
+            Compression.Quantization.QuantizationArgs.Create(4, strategy: Compression.Quantization.QuantizationStrategy.Channel)));
+        LayerwiseEvalJob.Run(new LayerwiseJobOptions { ModelDir = dir, SeqLen = Seq, BatchRows = 2, Devices = [Cpu(0), Cpu(1)], DeviceMemoryBytes = 1 << 20, Hooks = counter },
+            tokens, [new Compression.Modifiers.GptqModifier(plan)]);
+        // 3 batches: the calibration pass (with the Hessian capture inside the replicas' forwards) and the propagation pass.
+        Assert.Equal(Enumerable.Repeat(2 * 3, config.NumHiddenLayers), counter.Forwards.Take(config.NumHiddenLayers));
+    }
+
     [Fact]
     public void A_replaced_parameter_propagates_to_the_next_layers()
     {

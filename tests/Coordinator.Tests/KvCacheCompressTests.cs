@@ -1,3 +1,4 @@
+using Offload.Model.Forward;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;

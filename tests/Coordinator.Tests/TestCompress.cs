@@ -1,5 +1,6 @@
+using Offload.Compression.Modifiers;
 using Offload.Compression.Recipes;
-using Offload.Coordinator.Commands;
+using Offload.Coordinator.Job;
 using Offload.Protocol;
 
 namespace Offload.Coordinator.Tests;

@@ -272,14 +272,14 @@ public sealed class CompressedCheckpoint : IDisposable
         if (Plan.KvCacheScheme is { } kv)
             hooks.Add(new KvCacheQuantHook(Config, kv, Enumerable.Range(0, Config.NumHiddenLayers).Select(l => KvCacheScales(l)!).ToArray()));
         var rope = new RotaryEmbedding(Config);
-        var layers = new List<HookedDecoderLayer>();
+        var layers = new List<DecoderLayer>();
         try
         {
-            for (var i = 0; i < Config.NumHiddenLayers; i++) layers.Add(new HookedDecoderLayer(Config, i, LayerWeights(i), rope, hooks));
+            for (var i = 0; i < Config.NumHiddenLayers; i++) layers.Add(new DecoderLayer(Config, i, LayerWeights(i), rope) { Hooks = hooks });
             var embedding = new TokenEmbedding(Tensors.Get(ModuleNames.Weight(ModuleNames.EmbedTokens)));
             var lmHead = Config.TieWordEmbeddings ? embedding.Weight.Share() : Tensors.Get(ModuleNames.Weight(ModuleNames.LmHead));
             var head = new OutputHead(Tensors.Get(ModuleNames.Weight(ModuleNames.FinalNorm)), lmHead, Config.RmsNormEps);
-            return new CausalLM(Config, embedding, new ResidentHookedLayers(layers), head);
+            return new CausalLM(Config, embedding, new ResidentLayerSource(layers), head);
         }
         catch
         {
@@ -292,18 +292,4 @@ public sealed class CompressedCheckpoint : IDisposable
         new($"{Directory}: module '{module}': {what}; the checkpoint is malformed or was written for another config");
 
     public void Dispose() => Tensors.Dispose();
-
-    private sealed class ResidentHookedLayers(List<HookedDecoderLayer> layers) : ILayerSource, IDisposable
-    {
-        public int Count => layers.Count;
-
-        public IDecoderLayer Acquire(int index) => layers[index];
-
-        public void Release(IDecoderLayer layer) { }
-
-        public void Dispose()
-        {
-            foreach (var l in layers) l.Dispose();
-        }
-    }
 }

@@ -49,6 +49,13 @@ public sealed class HessianAccumulator
         Sequences += other.Sequences;
     }
 
+    /// <summary>Back to an empty sum (the buffer is kept for the next batch).</summary>
+    public void Reset()
+    {
+        Array.Clear(_h);
+        Sequences = 0;
+    }
+
     /// <summary>H / N as a full symmetric [size, size] f32 matrix (a new array).</summary>
     public float[] Normalized()
     {

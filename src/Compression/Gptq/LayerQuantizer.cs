@@ -10,19 +10,28 @@ using Offload.Tensors;
 namespace Offload.Compression.Gptq;
 
 /// <summary>
-/// Quantizes the linears of one decoder layer (spec §6.3–6.4, §8). Static input activations (FP8, NVFP4) and the KV
-/// cache (kv_cache_scheme) are observed over the calibration inputs in the same hooked forward
-/// (<see cref="InputRangeObserver"/>, <see cref="KvCacheObserver"/>). RTN: observer qparams, round to nearest. GPTQ: the
-/// layer's calibration inputs run through the unquantized layer once (activation quantization off), accumulating one
-/// Hessian per linear input (q/k/v share one, gate/up share one; o_proj/down_proj see the unquantized sublayers'
-/// outputs), then each linear is solved with <see cref="GptqSolver"/> (concurrently when allowed).
+/// Quantizes the linears of one decoder layer (spec §6.3–6.4, §8) from what its calibration pass captured
+/// (<see cref="LayerCapture"/>: GPTQ's Hessians, the static input activations' ranges, the KV cache's ranges). RTN:
+/// observer qparams, round to nearest. GPTQ: each linear solved with <see cref="GptqSolver"/> on its input's Hessian
+/// (concurrently when allowed). The runtime captures inside its replicas' forwards; <see cref="QuantizeLayer"/> also
+/// runs the calibration pass itself for a resident layer (quality tables, tests).
 /// </summary>
 public static class LayerQuantizer
 {
+    /// <summary>The layer's linears with a weight scheme, in module order, with the input each reads.</summary>
+    public static IReadOnlyList<(string Module, QuantizationScheme Scheme, LinearInput Site)> Modules(int layer, IReadOnlyDictionary<string, QuantizationScheme> schemes)
+    {
+        var modules = new List<(string Module, QuantizationScheme Scheme, LinearInput Site)>();
+        foreach (var site in LinearInputs.All)
+        foreach (var m in LinearInputs.Modules(layer, site))
+            if (schemes.TryGetValue(m, out var s) && s.Weights is not null) modules.Add((m, s, site));
+        return modules;
+    }
+
     /// <summary>
-    /// <paramref name="before"/> run ahead of the Hessian capture on each linear input (online rotations).
-    /// <paramref name="inputs"/>(b) gives calibration batch b as [batch, seq, hidden] f32 (disposed here); it is only read for GPTQ.
-    /// Returns one result per quantized linear of the layer, in module order.
+    /// <see cref="QuantizeLayer"/>'s linears. <paramref name="before"/> run ahead of the capture on each linear input
+    /// (online rotations). <paramref name="inputs"/>(b) gives calibration batch b as [batch, seq, hidden] f32 (disposed
+    /// here); it is only read when the layer needs a calibration pass.
     /// </summary>
     public static IReadOnlyList<LinearQuantization> Quantize(LlamaConfig config, int layer, DecoderLayerWeights weights,
         IReadOnlyDictionary<string, QuantizationScheme> schemes, QuantizationMethod method, Func<int, Tensor>? inputs, int batchCount,
@@ -30,61 +39,53 @@ public static class LayerQuantizer
         QuantizeLayer(config, layer, weights, schemes, method, inputs, batchCount, options, timings, before).Linears;
 
     /// <summary>
-    /// <see cref="Quantize"/>, plus the layer's KV-cache scales when <paramref name="kvCache"/> (the plan's
-    /// kv_cache_scheme) is given: the post-RoPE keys and the values are observed in the same calibration pass
-    /// (<see cref="KvCacheObserver"/>, after the <paramref name="before"/> hooks, so after SpinQuant's R3) and k_scale /
-    /// v_scale computed in the dtype of q_proj's weight (the attention module's first parameter).
+    /// Runs the calibration pass of a resident layer (<paramref name="inputs"/> through <paramref name="weights"/> with the
+    /// <paramref name="before"/> hooks, then the capture) and quantizes it (<see cref="Solve"/>); with
+    /// <paramref name="kvCache"/> (the plan's kv_cache_scheme) the post-RoPE keys and the values are observed in the same
+    /// pass, after the hooks (so after SpinQuant's R3).
     /// </summary>
     public static LayerQuantization QuantizeLayer(LlamaConfig config, int layer, DecoderLayerWeights weights,
         IReadOnlyDictionary<string, QuantizationScheme> schemes, QuantizationMethod method, Func<int, Tensor>? inputs, int batchCount,
         GptqOptions? options = null, LayerTimings? timings = null, IReadOnlyList<ILinearInputHook>? before = null, QuantizationArgs? kvCache = null)
     {
-        options ??= new GptqOptions();
-        var named = weights.Named(layer).ToDictionary(p => p.Name, p => p.Tensor, StringComparer.Ordinal);
-        var modules = new List<(string Module, QuantizationScheme Scheme, LinearInput Site)>();
-        foreach (var site in LinearInputs.All)
-        foreach (var m in LinearInputs.Modules(layer, site))
-            if (schemes.TryGetValue(m, out var s) && s.Weights is not null) modules.Add((m, s, site));
-        if (modules.Count == 0 && kvCache is null) return new LayerQuantization([], null);
-
-        // Static input activations (FP8 input_scale, NVFP4 input_global_scale) are observed in the same calibration pass.
-        var staticSites = new Dictionary<LinearInput, QuantizationArgs>();
-        foreach (var (_, scheme, site) in modules)
-            if (scheme.InputActivations is { Dynamic: not DynamicMode.Dynamic } ia) staticSites.TryAdd(site, ia);
-        IReadOnlyDictionary<LinearInput, float[]>? hessians = null;
-        IReadOnlyDictionary<LinearInput, StaticInputScale>? inputScales = null;
-        KvCacheScales? kvScales = null;
-        var gptq = method == QuantizationMethod.Gptq && modules.Count > 0;
-        if (gptq || staticSites.Count > 0 || kvCache is not null)
+        var capture = new LayerCapture(config, layer, schemes, method, kvCache);
+        if (capture.IsNeeded)
         {
-            if (inputs is null || batchCount == 0)
-                throw new ArgumentException($"layer {layer}: {(gptq ? "GPTQ" : staticSites.Count > 0 ? "static input activations" : "kv_cache_scheme")} need calibration inputs");
-            var sites = modules.Select(m => m.Site).Distinct().ToDictionary(s => s, s => checked((int)named[ModuleNames.Weight(modules.First(m => m.Site == s).Module)].Dim(1)));
-            var capture = gptq ? new HessianCaptureHook(layer, sites) : null;
-            var observer = staticSites.Count > 0 ? new InputRangeObserver(layer, staticSites) : null;
-            var kvObserver = kvCache is null ? null : new KvCacheObserver(layer, kvCache, config);
-            var rope = new RotaryEmbedding(config);
-            var hookList = new List<ILinearInputHook>(before ?? []);
-            if (capture is not null) hookList.Add(capture);
-            if (observer is not null) hookList.Add(observer);
-            if (kvObserver is not null) hookList.Add(kvObserver);
-            using var hooked = new HookedDecoderLayer(config, layer, weights, rope, hookList, ownsWeights: false);
+            if (inputs is null || batchCount == 0) throw new ArgumentException($"layer {layer}: the calibration pass needs calibration inputs");
             var t0 = Stopwatch.GetTimestamp();
+            using var forward = new DecoderLayer(config, layer, FakeQuantModel.Shared(weights, layer, config), new RotaryEmbedding(config)) { Hooks = before };
             for (var b = 0; b < batchCount; b++)
             {
                 using var x = inputs(b);
-                using var y = hooked.Forward(x);
+                var hooks = capture.BeginBatch(b);
+                using var y = forward.Forward(x, null, hooks);
+                capture.EndBatch(b);
             }
-            var elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-            if (timings is not null)
-            {
-                timings.Hessian += capture?.Seconds ?? 0;
-                timings.Forward += elapsed - (capture?.Seconds ?? 0);
-            }
-            hessians = capture?.Hessians.ToDictionary(p => p.Key, p => p.Value.Normalized());
-            inputScales = observer?.Scales(named[ModuleNames.Weight(modules[0].Module)].DType);
-            kvScales = kvObserver?.Scales(weights.QProj.DType);
+            if (timings is not null) timings.Forward += Stopwatch.GetElapsedTime(t0).TotalSeconds - capture.HessianSeconds;
         }
+        return Solve(config, layer, weights, schemes, method, capture.IsNeeded ? capture : null, batchCount, options, timings, kvCache);
+    }
+
+    /// <summary>
+    /// Quantizes the layer's linears from <paramref name="capture"/> (all <paramref name="batchCount"/> batches merged;
+    /// null when the layer needs no calibration pass); the KV-cache scales are computed in the dtype of q_proj's weight
+    /// (the attention module's first parameter).
+    /// </summary>
+    public static LayerQuantization Solve(LlamaConfig config, int layer, DecoderLayerWeights weights,
+        IReadOnlyDictionary<string, QuantizationScheme> schemes, QuantizationMethod method, LayerCapture? capture, int batchCount,
+        GptqOptions? options = null, LayerTimings? timings = null, QuantizationArgs? kvCache = null)
+    {
+        options ??= new GptqOptions();
+        var named = weights.Named(layer).ToDictionary(p => p.Name, p => p.Tensor, StringComparer.Ordinal);
+        var modules = Modules(layer, schemes);
+        if (modules.Count == 0 && kvCache is null) return new LayerQuantization([], null);
+        var needed = (method == QuantizationMethod.Gptq && modules.Count > 0) || kvCache is not null
+            || modules.Any(m => m.Scheme.InputActivations is { Dynamic: not DynamicMode.Dynamic });
+        if (needed && capture is null) throw new ArgumentException($"layer {layer}: GPTQ, static input activations and kv_cache_scheme need the calibration pass's capture");
+        if (timings is not null && capture is not null) timings.Hessian += capture.HessianSeconds;
+        var hessians = capture?.Hessians(batchCount);
+        var inputScales = modules.Count > 0 ? capture?.InputScales(batchCount, named[ModuleNames.Weight(modules[0].Module)].DType) : null;
+        var kvScales = kvCache is null ? null : capture!.KvScales(batchCount, weights.QProj.DType);
         if (modules.Count == 0) return new LayerQuantization([], kvScales);
         StaticInputScale? InputOf(LinearInput site) => inputScales is not null && inputScales.TryGetValue(site, out var v) ? v : null;
 

@@ -62,7 +62,7 @@ public sealed class SequentialQuantizer
                 var source = model.Layers.Acquire(i);
                 try
                 {
-                    var weights = source is DecoderLayer d ? d.Weights : ((HookedDecoderLayer)source).Weights;
+                    var weights = ((DecoderLayer)source).Weights;
                     var inputHooks = hooks ?? [];
                     // The hooks (online rotations) are part of the layer the Hessians see: the capture runs behind them.
                     var results = LayerQuantizer.Quantize(config, i, weights, schemes, method, b => batches[b].Share(), batches.Count, options, t, inputHooks);
@@ -72,7 +72,7 @@ public sealed class SequentialQuantizer
                     if (method == QuantizationMethod.Gptq && i + 1 < config.NumHiddenLayers)
                     {
                         var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-                        using var next = new HookedDecoderLayer(config, i, propagateError ? quantized : weights, rope, inputHooks, ownsWeights: false);
+                        using var next = new DecoderLayer(config, i, FakeQuantModel.Shared(propagateError ? quantized : weights, i, config), rope) { Hooks = inputHooks };
                         for (var b = 0; b < batches.Count; b++)
                         {
                             var y = next.Forward(batches[b]);

@@ -6,7 +6,7 @@ namespace Offload.Compression.Quantization;
 /// <summary>
 /// Builds an evaluation model from a loaded one: every decoder layer's weights go through <c>transform</c> (e.g.
 /// <see cref="RtnWeights.Apply"/>, or GPTQ results, or dequantized checkpoint weights) once, and the layers run as
-/// <see cref="HookedDecoderLayer"/>s with the given input hooks (e.g. an <see cref="ActivationQuantHook"/>). Embedding,
+/// <see cref="DecoderLayer"/>s with the given input hooks (e.g. an <see cref="ActivationQuantHook"/>). Embedding,
 /// final norm and lm_head are shared with the source. The whole model is resident: meant for evaluation tables.
 /// </summary>
 public static class FakeQuantModel
@@ -16,7 +16,7 @@ public static class FakeQuantModel
     {
         var config = source.Config;
         var rope = new RotaryEmbedding(config);
-        var layers = new List<HookedDecoderLayer>(config.NumHiddenLayers);
+        var layers = new List<DecoderLayer>(config.NumHiddenLayers);
         try
         {
             for (var i = 0; i < config.NumHiddenLayers; i++)
@@ -24,9 +24,9 @@ public static class FakeQuantModel
                 var layer = source.Layers.Acquire(i);
                 try
                 {
-                    var weights = layer is DecoderLayer d ? d.Weights : layer is HookedDecoderLayer h ? h.Weights
+                    var weights = layer is DecoderLayer d ? d.Weights
                         : throw new ArgumentException($"layer {i} is a {layer.GetType().Name}; fake-quantized evaluation needs its weights");
-                    layers.Add(new HookedDecoderLayer(config, i, transform(i, weights), rope, hooks));
+                    layers.Add(new DecoderLayer(config, i, transform(i, weights), rope) { Hooks = hooks });
                 }
                 finally
                 {
@@ -35,7 +35,7 @@ public static class FakeQuantModel
             }
             var embedding = new TokenEmbedding(source.Embedding.Weight.Share());
             var head = new OutputHead(source.Head.FinalNorm.Share(), source.Head.LmHead.Share(), config.RmsNormEps);
-            return new CausalLM(config, embedding, new HookedLayerSource(layers), head);
+            return new CausalLM(config, embedding, new ResidentLayerSource(layers), head);
         }
         catch
         {
@@ -49,19 +49,5 @@ public static class FakeQuantModel
     {
         var named = w.Named(layer).ToDictionary(p => p.Name, p => p.Tensor, StringComparer.Ordinal);
         return DecoderLayerWeights.From(config, layer, n => named.TryGetValue(n, out var t) ? t.Share() : null, "shared layer");
-    }
-
-    private sealed class HookedLayerSource(List<HookedDecoderLayer> layers) : ILayerSource, IDisposable
-    {
-        public int Count => layers.Count;
-
-        public IDecoderLayer Acquire(int index) => layers[index];
-
-        public void Release(IDecoderLayer layer) { }
-
-        public void Dispose()
-        {
-            foreach (var l in layers) l.Dispose();
-        }
     }
 }

@@ -1,3 +1,4 @@
+using Offload.Model.Forward;
 using Offload.Protocol;
 
 namespace Offload.Compression.Quantization;
@@ -29,7 +30,7 @@ public sealed class InputRangeObserver : ILinearInputHook
 
     public void OnInput(int layer, LinearInput site, Span<float> x, int tokens, int width, int sequences)
     {
-        if (layer != _layer || !_args.TryGetValue(site, out var a)) return;
+        if (layer != _layer || !_args.ContainsKey(site)) return;
         var min = float.PositiveInfinity;
         var max = float.NegativeInfinity;
         foreach (var v in x)
@@ -37,6 +38,21 @@ public sealed class InputRangeObserver : ILinearInputHook
             if (v < min) min = v;
             if (v > max) max = v;
         }
+        Feed(site, min, max);
+    }
+
+    /// <summary>
+    /// Feeds the batches <paramref name="batch"/> observed (an observer of the same sites that saw one batch each), as if
+    /// they had come here; call in batch order.
+    /// </summary>
+    public void Absorb(InputRangeObserver batch)
+    {
+        foreach (var (site, r) in batch._ranges) Feed(site, r.Min, r.Max);
+    }
+
+    private void Feed(LinearInput site, float min, float max)
+    {
+        var a = _args[site];
         if (!_ranges.TryGetValue(site, out var old))
         {
             _ranges[site] = (min, max);

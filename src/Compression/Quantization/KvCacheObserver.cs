@@ -1,3 +1,4 @@
+using Offload.Model.Forward;
 using Offload.Model.Config;
 using Offload.Protocol;
 
@@ -43,6 +44,19 @@ public sealed class KvCacheObserver : IAttentionStateHook
         }
         Update(_kMin, _kMax!, kMin, kMax);
         Update(_vMin!, _vMax!, vMin, vMax);
+    }
+
+    /// <summary>Feeds what <paramref name="batch"/> (an observer of the same layer that saw one batch) observed, as if it had come here; call in batch order.</summary>
+    public void Absorb(KvCacheObserver batch)
+    {
+        if (batch._kMin is null) return;
+        if (_kMin is null)
+        {
+            (_kMin, _kMax, _vMin, _vMax) = ((float[])batch._kMin.Clone(), (float[])batch._kMax!.Clone(), (float[])batch._vMin!.Clone(), (float[])batch._vMax!.Clone());
+            return;
+        }
+        Update(_kMin, _kMax!, batch._kMin, batch._kMax!);
+        Update(_vMin!, _vMax!, batch._vMin!, batch._vMax!);
     }
 
     // x: [tokens, kv_heads·head_dim] → per scale cell (the whole tensor, or one KV head) its min and max.

@@ -1,3 +1,4 @@
+using Offload.Model.Forward;
 using Offload.Model.Config;
 using Offload.Protocol;
 

@@ -5,13 +5,12 @@ namespace Offload.Compression.SpinQuant;
 
 /// <summary>
 /// The online half of SpinQuant as forward hooks: R3 (q ← q·A₃, k ← k·A₃ per head, post-RoPE) and R4
-/// (x ← x·B₄ on the down_proj input), computed in f64 and rounded to f32 (the scheme's default precision). As a
-/// <see cref="ILinearInputHook"/> (for the hooked, fake-quantized layers of calibration and evaluation) it applies R4 at
-/// the down_proj input, and as an <see cref="IAttentionStateHook"/> R3 on the post-RoPE q and k: it leaves q·kᵀ
+/// (x ← x·B₄ on the down_proj input), computed in f64 and rounded to f32 (the scheme's default precision), as a decoder
+/// layer's hook: R4 at the down_proj input and R3 on the post-RoPE q and k. R3 leaves q·kᵀ
 /// unchanged (A₃ is orthogonal) but the KV cache is observed and quantized after it (llm-compressor's k_cache location
 /// runs before the KV quantization), so it must be listed before the KV-cache hooks.
 /// </summary>
-public sealed class SpinQuantOnline(SpinQuantPlan plan) : IActivationHooks, ILinearInputHook, IAttentionStateHook
+public sealed class SpinQuantOnline(SpinQuantPlan plan) : IAttentionStateHook
 {
     private readonly RotationMatrix? _r3 = plan.R3;
     private readonly RotationMatrix? _r4 = plan.R4;
@@ -23,25 +22,17 @@ public sealed class SpinQuantOnline(SpinQuantPlan plan) : IActivationHooks, ILin
     public void Attach(CausalLM model)
     {
         if (model.Layers is not ResidentLayerSource resident) throw new ArgumentException("online rotations attach to resident layers");
-        foreach (var layer in resident.Layers) layer.Hooks = this;
+        foreach (var layer in resident.Layers) layer.Hooks = [this];
     }
 
-    public void QueryKeyPostRope(int layer, Span<float> q, Span<float> k, int tokens)
+    public void OnAttentionStates(int layer, Span<float> q, Span<float> k, Span<float> v, int tokens, int sequences)
     {
         if (_r3 is null) return;
         Rotate(q, _r3);
         Rotate(k, _r3);
     }
 
-    public void OnAttentionStates(int layer, Span<float> q, Span<float> k, Span<float> v, int tokens, int sequences) =>
-        QueryKeyPostRope(layer, q, k, tokens);
-
-    public void DownProjInput(int layer, Span<float> x, int tokens)
-    {
-        if (_r4 is not null) Rotate(x, _r4);
-    }
-
-    public void OnInput(int layer, LinearInput site, Span<float> x, int tokens, int width, int sequences)
+    void ILinearInputHook.OnInput(int layer, LinearInput site, Span<float> x, int tokens, int width, int sequences)
     {
         if (site == LinearInput.MlpDown && _r4 is not null) Rotate(x, _r4);
     }

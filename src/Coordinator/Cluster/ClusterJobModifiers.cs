@@ -12,7 +12,7 @@ namespace Offload.Coordinator.Cluster;
 /// What a node builds from a job's spec to run its layers as the single process would: for a compress job with a
 /// GPTQModifier, the modifier (its per-layer results written to a state folder of the node, which the layer entity serves
 /// to the coordinator) and SpinQuant's online
-/// R3/R4 (inside every layer's forward and ahead of the down_proj Hessian). An evaluation gets neither.
+/// R3/R4 (inside every layer's forward, so ahead of the Hessian capture). An evaluation gets neither.
 /// </summary>
 public static class ClusterJobModifiers
 {
@@ -20,11 +20,10 @@ public static class ClusterJobModifiers
     {
         var recipe = RecipeOf(spec);
         if (recipe is not { NeedsCalibration: true }) return [];
-        var online = Online(spec, recipe);
-        return [new GptqModifier(recipe.Plan!, recipe.Gptq, online is null ? null : [online], stateDir, keepResults: false, recipe.Method)];
+        return [new GptqModifier(recipe.Plan!, recipe.Gptq, stateDir, keepResults: false, recipe.Method)];
     }
 
-    public static IActivationHooks? Hooks(JobSpec spec)
+    public static ILinearInputHook? Hooks(JobSpec spec)
     {
         var recipe = RecipeOf(spec);
         return recipe is null ? null : Online(spec, recipe);

@@ -120,7 +120,7 @@ public static class CompressJob
         if (recipe.NeedsCalibration)
         {
             var sw = Stopwatch.StartNew();
-            var modifier = new GptqModifier(plan, recipe.Gptq, online is null ? null : [online], gptqDir, keepResults: false, recipe.Method);
+            var modifier = new GptqModifier(plan, recipe.Gptq, gptqDir, keepResults: false, recipe.Method);
             var options = new LayerwiseJobOptions
             {
                 ModelDir = sourceDir,

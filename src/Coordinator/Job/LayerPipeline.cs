@@ -20,8 +20,9 @@ namespace Offload.Coordinator.Job;
 /// it and records what is done: <see cref="StartAsync"/> (devices, one <see cref="LayerShard"/> replica per part and
 /// device, modifiers initialized, the windows embedded or the last committed layer's outputs loaded),
 /// <see cref="RunLayerAsync"/> (a layer's batches split over the devices — batch b on device b mod D, reassembled in
-/// batch order, so results do not depend on the device count — then the modifiers at SEQUENTIAL_EPOCH_END and, when
-/// they replaced a parameter, a second pass: error propagation), <see cref="Advance"/> and <see cref="FinishAsync"/>
+/// batch order, so results do not depend on the device count — with the modifiers' captures (GPTQ's Hessians,
+/// observers) inside the replicas' forwards, then the modifiers at SEQUENTIAL_EPOCH_END and, when they replaced a
+/// parameter, a second pass: error propagation), <see cref="Advance"/> and <see cref="FinishAsync"/>
 /// (final norm + lm_head → NLL per window). While layer l computes, layers l+1..l+depth are prefetched. Between layers
 /// the activations stay in host memory under a budget, spilling to files beyond it.
 /// </summary>
@@ -194,7 +195,7 @@ internal sealed class LayerPipeline : IJobPipeline
             ActivationSet outputs;
             TimeSpan compute, wait;
             using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Calibrate, l))
-                (outputs, compute, wait) = await DecoderPass(l, current).ConfigureAwait(false);
+                (outputs, compute, wait) = await DecoderPass(l, current, CompositeCapture.For(_listeners, l)).ConfigureAwait(false);
             try
             {
                 var context = new LayerContext(l, _parts[l + 1].Params, current, outputs, _devices[0].Transforms);
@@ -212,7 +213,7 @@ internal sealed class LayerPipeline : IJobPipeline
                         await Offload(l + 1 + k, drop: false).ConfigureAwait(false);
                     outputs.Dispose();
                     outputs = null!;
-                    var again = await DecoderPass(l, current).ConfigureAwait(false);
+                    var again = await DecoderPass(l, current, null).ConfigureAwait(false);
                     outputs = again.Outputs;
                     compute += again.Compute;
                     wait += again.Wait;
@@ -328,7 +329,8 @@ internal sealed class LayerPipeline : IJobPipeline
         await Task.WhenAll(Enumerable.Range(0, _devices.Count).Select(d =>
             AskReplica<LayerShard.Offloaded>(part, d, new LayerShard.Offload(drop)))).ConfigureAwait(false);
 
-    private async Task<(ActivationSet Outputs, TimeSpan Compute, TimeSpan Wait)> DecoderPass(int l, ActivationSet inputs)
+    // capture: the modifiers' capture of the calibration pass (null for the propagation pass).
+    private async Task<(ActivationSet Outputs, TimeSpan Compute, TimeSpan Wait)> DecoderPass(int l, ActivationSet inputs, ICalibrationCapture? capture)
     {
         var part = l + 1;
         await Acquire(part).ConfigureAwait(false);
@@ -340,7 +342,7 @@ internal sealed class LayerPipeline : IJobPipeline
             await ForEachDevice(async (d, b) =>
             {
                 using var input = inputs.Get(b);
-                var done = await AskReplica<LayerShard.ForwardDone>(part, d, new LayerShard.Forward(b, input)).ConfigureAwait(false);
+                var done = await AskReplica<LayerShard.ForwardDone>(part, d, new LayerShard.Forward(b, input, capture)).ConfigureAwait(false);
                 outputs.Put(b, done.Output);
                 Interlocked.Add(ref computeTicks, done.Compute.Ticks);
                 Interlocked.Add(ref waitTicks, done.OnloadWait.Ticks);

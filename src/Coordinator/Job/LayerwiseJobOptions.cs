@@ -39,7 +39,7 @@ public sealed record LayerwiseJobOptions
     public string JobDescription { get; init; } = "layerwise-eval";
 
     /// <summary>Online transforms inside every decoder layer's forward (SpinQuant R3/R4), or null.</summary>
-    public Model.Forward.IActivationHooks? Hooks { get; init; }
+    public Model.Forward.ILinearInputHook? Hooks { get; init; }
 
     /// <summary>Run final norm + lm_head and score the windows (evaluation); false for calibration-only jobs.</summary>
     public bool ScoreHead { get; init; } = true;

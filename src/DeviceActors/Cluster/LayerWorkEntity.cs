@@ -1,3 +1,4 @@
+using Offload.Compression.Sequential;
 using System.Diagnostics;
 using System.Globalization;
 using Akka.Actor;
@@ -131,7 +132,7 @@ internal sealed class LayerWorkEntity : ReceiveActor
                 replicas.Add(system.ActorOf(LayerShard.Props(spec, parameters, d, model.Rope, model.Hooks), $"{spec.Name}@{d.Device}-a{run.Attempt}-{Guid.NewGuid().ToString("N")[..6]}"));
 #pragma warning restore AK1008
 
-            await ForwardAllAsync(replicas, inputs, outputs).ConfigureAwait(false);
+            await ForwardAllAsync(replicas, inputs, outputs, CompositeCapture.For(model.Listeners, l)).ConfigureAwait(false);
             var context = new RemoteLayerContext(l, parameters, inputs, outputs, devices[0].Transforms);
             foreach (var listener in model.Listeners) listener.OnSequentialEpochEnd(l, context);
             if (context.Replaced.Count > 0 && !run.Spec.NoPropagate)
@@ -140,7 +141,7 @@ internal sealed class LayerWorkEntity : ReceiveActor
                 await Task.WhenAll(replicas.Select(r => r.Ask<LayerShard.Offloaded>(new LayerShard.Offload(Drop: true), Timeout.InfiniteTimeSpan))).ConfigureAwait(false);
                 foreach (var t in outputs) t.Dispose();
                 outputs.Clear();
-                await ForwardAllAsync(replicas, inputs, outputs).ConfigureAwait(false);
+                await ForwardAllAsync(replicas, inputs, outputs, null).ConfigureAwait(false);
             }
             await Task.WhenAll(replicas.Select(r => r.Ask<LayerShard.Offloaded>(new LayerShard.Offload(Drop: true), Timeout.InfiniteTimeSpan))).ConfigureAwait(false);
             _host.Point?.Invoke(string.Create(CultureInfo.InvariantCulture, $"node-layer:{l}:computed{pointSuffix}"));
@@ -197,15 +198,15 @@ internal sealed class LayerWorkEntity : ReceiveActor
         }
     }
 
-    /// <summary>Batch b on replica b mod D, each replica's batches in order; outputs in batch order.</summary>
-    private static async Task ForwardAllAsync(IReadOnlyList<IActorRef> replicas, IReadOnlyList<Tensor> inputs, List<Tensor> outputs)
+    /// <summary>Batch b on replica b mod D, each replica's batches in order; outputs in batch order; the capture (calibration pass) or null.</summary>
+    private static async Task ForwardAllAsync(IReadOnlyList<IActorRef> replicas, IReadOnlyList<Tensor> inputs, List<Tensor> outputs, ICalibrationCapture? capture)
     {
         var results = new Tensor?[inputs.Count];
         await Task.WhenAll(Enumerable.Range(0, replicas.Count).Select(async d =>
         {
             for (var b = d; b < inputs.Count; b += replicas.Count)
             {
-                var done = await replicas[d].Ask<LayerShard.ForwardDone>(new LayerShard.Forward(b, inputs[b]), Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+                var done = await replicas[d].Ask<LayerShard.ForwardDone>(new LayerShard.Forward(b, inputs[b], capture), Timeout.InfiniteTimeSpan).ConfigureAwait(false);
                 results[b] = done.Output;
             }
         })).ConfigureAwait(false);

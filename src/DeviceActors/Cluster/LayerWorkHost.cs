@@ -132,8 +132,8 @@ public sealed class LayerWorkHost : IDisposable
     }
 
     /// <summary>The online transforms (SpinQuant R3/R4) inside every layer's forward of a job, built from its spec; null = none.</summary>
-    public Func<JobSpec, Model.Forward.IActivationHooks?>? Hooks { get; init; }
+    public Func<JobSpec, Model.Forward.ILinearInputHook?>? Hooks { get; init; }
 
     internal sealed record JobModel(JobSpec Spec, LlamaConfig Config, SafetensorsCheckpoint Checkpoint, RotaryEmbedding Rope, IReadOnlyList<IJobListener> Listeners,
-        Model.Forward.IActivationHooks? Hooks);
+        Model.Forward.ILinearInputHook? Hooks);
 }

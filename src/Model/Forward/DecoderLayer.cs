@@ -11,6 +11,11 @@ namespace Offload.Model.Forward;
 /// h = x + o_proj(attn(rope(q_proj(n₁)), rope(k_proj(n₁)), v_proj(n₁))), n₁ = RMSNorm(x);
 /// y = h + down_proj(SiLU(gate_proj(n₂)) · up_proj(n₂)), n₂ = RMSNorm(h).
 /// Qwen3 normalizes every query and key head before RoPE: rope(q_norm(q_proj(n₁))), rope(k_norm(k_proj(n₁))).
+/// <see cref="ILinearInputHook"/>s (compressed-tensors' forward pre-hooks) see each of the four linear inputs before the
+/// linears read it — n₁, the attention output, n₂, SiLU(gate)·up — and may change it in place (online rotation,
+/// activation fake-quantization) or only read it (Hessian capture, observers); hooks that are also
+/// <see cref="IAttentionStateHook"/>s run on the post-RoPE q, k and v before the scores and the KV cache. Hooks run in
+/// list order: the layer's own <see cref="Hooks"/> first, then a call's extra ones.
 /// </summary>
 public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
 {
@@ -40,14 +45,17 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
 
     public DecoderLayerWeights Weights { get; }
 
-    /// <summary>Online transforms run inside the forward (null: none).</summary>
-    public IActivationHooks? Hooks { get; set; }
+    /// <summary>Hooks run inside every forward (online rotations, activation fake-quantization; null: none).</summary>
+    public IReadOnlyList<ILinearInputHook>? Hooks { get; set; }
 
     /// <summary>Online additions to the linears' outputs (null: none).</summary>
     public ILinearAdapters? Adapters { get; set; }
 
     /// <inheritdoc />
-    public Tensor Forward(Tensor x, LayerKvCache? cache = null)
+    public Tensor Forward(Tensor x, LayerKvCache? cache = null) => Forward(x, cache, null);
+
+    /// <summary>The forward with <paramref name="extra"/> hooks after the layer's own for this call only (e.g. a calibration batch's capture).</summary>
+    public Tensor Forward(Tensor x, LayerKvCache? cache, IReadOnlyList<ILinearInputHook>? extra)
     {
         // x: [batch, seq, hidden] f32
         if (x.DType != DType.F32 || x.Rank != 3 || x.Dim(2) != _config.HiddenSize)
@@ -59,6 +67,7 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
         if (cache is not null && cache.Batch != batch) throw new ArgumentException($"cache holds {cache.Batch} rows, input has {batch}");
         var start = cache?.Length ?? 0;
         var eps = (float)_config.RmsNormEps;
+        var hooks = Combine(Hooks, extra);
 
         var residual = x.Clone();                                           // [batch, seq, hidden]
         try
@@ -66,20 +75,23 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
             using (var normed = Tensor.Empty(DType.F32, tokens, hidden))
             {
                 Normalization.RmsNorm(x.ReadOnlySpan<float>(), _inputNorm, eps, normed.Span<float>(), _inputNorm.Length);
-                using var attn = SelfAttention(normed, batch, seq, start, cache); // [tokens, q_dim]
+                OnInput(hooks, LinearInput.Attention, normed, tokens, hidden, batch);
+                using var attn = SelfAttention(normed, batch, seq, start, cache, hooks); // [tokens, q_dim]
+                OnInput(hooks, LinearInput.AttentionOutput, attn, tokens, _config.QDim, batch);
                 using var o = Linear(attn, Weights.OProj, Weights.OBias, LayerLinear.OProj, tokens); // [tokens, hidden]
                 TensorPrimitives.Add(residual.Span<float>(), o.ReadOnlySpan<float>(), residual.Span<float>());
             }
             using (var normed = Tensor.Empty(DType.F32, tokens, hidden))
             {
                 Normalization.RmsNorm(residual.ReadOnlySpan<float>(), _postNorm, eps, normed.Span<float>(), _postNorm.Length);
+                OnInput(hooks, LinearInput.Mlp, normed, tokens, hidden, batch);
                 var (gate, up) = GateUp(normed, tokens);                                // [tokens, intermediate] ×2
                 using var gateOwned = gate;
                 using (up)
                 {
                     Activations.SwiGlu(gate.ReadOnlySpan<float>(), up.ReadOnlySpan<float>(), gate.Span<float>()); // in place, no scratch tensor
                 }
-                Hooks?.DownProjInput(Index, gate.Span<float>(), tokens);
+                OnInput(hooks, LinearInput.MlpDown, gate, tokens, _config.IntermediateSize, batch);
                 using var down = Linear(gate, Weights.DownProj, Weights.DownBias, LayerLinear.DownProj, tokens); // [tokens, hidden]
                 TensorPrimitives.Add(residual.Span<float>(), down.ReadOnlySpan<float>(), residual.Span<float>());
             }
@@ -93,7 +105,7 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
     }
 
     // normed: [tokens, hidden] f32 → [tokens, heads·head_dim] f32
-    private Tensor SelfAttention(Tensor normed, int batch, int seq, int start, LayerKvCache? cache)
+    private Tensor SelfAttention(Tensor normed, int batch, int seq, int start, LayerKvCache? cache, IReadOnlyList<ILinearInputHook>? hooks)
     {
         var c = _config;
         var (q0, k0, v0) = Qkv(normed, batch * seq);                   // [tokens, q_dim], [tokens, kv_dim] ×2
@@ -105,7 +117,9 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
         if (_kNorm is not null) Normalization.RmsNorm(k.ReadOnlySpan<float>(), _kNorm, (float)c.RmsNormEps, k.Span<float>(), c.HeadDim);
         _rope.Apply(q.Span<float>(), c.NumAttentionHeads, seq, start);
         _rope.Apply(k.Span<float>(), c.NumKeyValueHeads, seq, start);
-        Hooks?.QueryKeyPostRope(Index, q.Span<float>(), k.Span<float>(), batch * seq);
+        if (hooks is not null)
+            foreach (var h in hooks)
+                if (h is IAttentionStateHook a) a.OnAttentionStates(Index, q.Span<float>(), k.Span<float>(), v.Span<float>(), batch * seq, batch);
         var output = Tensor.Empty(DType.F32, batch * seq, c.QDim);
         try
         {
@@ -131,6 +145,17 @@ public sealed unsafe class DecoderLayer : IDecoderLayer, IDisposable
             output.Dispose();
             throw;
         }
+    }
+
+    private static IReadOnlyList<ILinearInputHook>? Combine(IReadOnlyList<ILinearInputHook>? own, IReadOnlyList<ILinearInputHook>? extra) =>
+        extra is not { Count: > 0 } ? own is { Count: > 0 } ? own : null
+        : own is not { Count: > 0 } ? extra : [.. own, .. extra];
+
+    // x: [tokens, width] f32 at one linear input, in place.
+    private void OnInput(IReadOnlyList<ILinearInputHook>? hooks, LinearInput site, Tensor x, int tokens, int width, int sequences)
+    {
+        if (hooks is null) return;
+        foreach (var h in hooks) h.OnInput(Index, site, x.Span<float>(), tokens, width, sequences);
     }
 
     // x: [tokens, in] f32 → [tokens, out] f32, plus the online adapter if any.

@@ -1,4 +1,4 @@
-namespace Offload.Compression.Quantization;
+namespace Offload.Model.Forward;
 
 /// <summary>
 /// The four inputs the linears of a Llama decoder layer read: the normed hidden state read by q/k/v

@@ -1,7 +1,7 @@
-namespace Offload.Compression.Quantization;
+namespace Offload.Model.Forward;
 
 /// <summary>
-/// Runs inside the attention of a <see cref="HookedDecoderLayer"/> on the post-RoPE queries, keys and values, before
+/// Runs inside the attention of a <see cref="DecoderLayer"/> on the post-RoPE queries, keys and values, before
 /// the attention scores (compressed-tensors' q_attn / k_cache hooks and the QuantizedKVCache's cache.update): online
 /// rotations (SpinQuant's R3), KV-cache observers, KV-cache fake-quantization. A hook in a layer's hook list that also
 /// implements this interface runs here, in list order, so a rotation listed first is seen by the observer after it.

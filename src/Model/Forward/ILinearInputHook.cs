@@ -1,7 +1,7 @@
-namespace Offload.Compression.Quantization;
+namespace Offload.Model.Forward;
 
 /// <summary>
-/// Runs on a linear input of a <see cref="HookedDecoderLayer"/> before the linears read it (compressed-tensors' forward
+/// Runs on a linear input of a <see cref="DecoderLayer"/> before the linears read it (compressed-tensors' forward
 /// pre-hooks): it may observe the values (Hessian capture) or change them in place (online rotation, activation
 /// fake-quantization). Hooks run in list order.
 /// </summary>
