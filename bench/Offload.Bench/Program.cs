@@ -9,6 +9,8 @@ namespace Offload.Bench;
 /// (Akka.NET ask round trips, MessagePack on the wire, from a driver node to a shard-region entity and to a cluster
 /// singleton hosted by a second process of this program that joins its cluster).
 /// Actor tell throughput (Akka.NET): `... -- --filter '*ActorBenchmarks*' --job short`.
+/// Issue 15's GPTQ reference job as a child process (wall, CPU, busy cores, peak memory, per-phase seconds, wall over
+/// the GEMM-FLOP ideal): `... -- gptq-ref [--runs N] [--a DLL --b DLL] [--work DIR] [--data FILE] [--host-memory SIZE]`.
 /// </summary>
 public static class Program
 {
@@ -17,6 +19,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "gemm-ratio")
         {
             GemmRatio.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "gptq-ref")
+        {
+            Environment.ExitCode = GptqReferenceJob.Run(args[1..]);
             return;
         }
         if (args.Length > 0 && args[0] == "dataplane")
