@@ -9,7 +9,4 @@ public sealed record GptqOptions
 
     /// <summary>The actorder used when the scheme sets none (llm-compressor resolves its default to static); null = off.</summary>
     public Quantization.ActivationOrdering? DefaultActOrder { get; init; } = Quantization.ActivationOrdering.Static;
-
-    /// <summary>Solve the linears of a layer concurrently (each solve is independent).</summary>
-    public bool ParallelSolves { get; init; } = true;
 }

@@ -21,7 +21,7 @@ public static class GptqSolver
     /// w: [rows, cols] values of <paramref name="weightDType"/> (as f32); h: [cols, cols] f32, the normalized Hessian (not
     /// modified). Weight args must be int with tensor, channel, group or block strategy.
     /// </summary>
-    public static GptqResult QuantizeWeight(ReadOnlySpan<float> w, int rows, int cols, ReadOnlySpan<float> h, QuantizationArgs args,
+    public static GptqResult QuantizeWeight(ReadOnlySpan<float> w, int rows, int cols, float[] h, QuantizationArgs args,
         DType weightDType, GptqOptions? options = null, string module = "weight") =>
         QuantizeWeight(w, rows, cols, Factor(h, cols, args.ActOrder is not null, options), args, weightDType, options, module);
 
@@ -31,7 +31,7 @@ public static class GptqSolver
     /// in f64 as U = J·L′⁻¹·J with L′ the lower Cholesky factor of J·H·J (J reverses the index order) — the same U as
     /// cholesky(cholesky_inverse(cholesky(H)), upper) with half the O(n³) work. h: [cols, cols] f32 normalized Hessian.
     /// </summary>
-    public static GptqFactor Factor(ReadOnlySpan<float> h, int cols, bool ordered, GptqOptions? options = null)
+    public static GptqFactor Factor(float[] h, int cols, bool ordered, GptqOptions? options = null)
     {
         options ??= new GptqOptions();
         if (h.Length != (long)cols * cols) throw new ArgumentException($"H holds {h.Length} values, expected {cols}×{cols}");
@@ -47,12 +47,12 @@ public static class GptqSolver
         // R = J·P·H·Pᵀ·J (permuted, then index-reversed), f64.
         var n = cols;
         var r = new double[(long)n * n];
-        for (var i = 0; i < n; i++)
+        Parallel.For(0, n, i =>
         {
             var src = perm[n - 1 - i] * n;
             var dst = (long)i * n;
             for (var j = 0; j < n; j++) r[dst + j] = h[src + perm[n - 1 - j]];
-        }
+        });
         var dead = new bool[n];
         for (var j = 0; j < n; j++)
         {
@@ -72,12 +72,12 @@ public static class GptqSolver
         if (ok)
         {
             // U[i, j] = L′⁻¹[n−1−i, n−1−j] for j ≥ i.
-            for (var i = 0; i < n; i++)
+            Parallel.For(0, n, i =>
             {
                 var src = (long)(n - 1 - i) * n;
                 var dst = (long)i * n;
                 for (var j = i; j < n; j++) u[dst + j] = (float)r[src + (n - 1 - j)];
-            }
+            });
         }
         else
         {
@@ -119,20 +119,15 @@ public static class GptqSolver
 
         // Wt: [cols, rows] in processing order; dead columns zeroed.
         var wt = new float[(long)cols * rows];
-        for (var r = 0; r < rows; r++)
-        for (var j = 0; j < cols; j++)
-            wt[(long)j * rows + r] = factor.Dead[j] ? 0f : w[r * cols + perm[j]];
+        var dead = factor.Dead;
+        var source = w.ToArray() is var copy ? copy : null!;
+        Tiles(rows, cols, (r, j) => wt[(long)j * rows + r] = dead[j] ? 0f : source[(long)r * cols + perm[j]]);
 
         var loss = Sweep(wt, rows, cols, factor.U, options.BlockSize, qp, args, colGroup, rowGroup);
 
         // Back to [rows, cols] in the original column order, values of the weight dtype.
-        var result = new float[w.Length];
-        for (var j = 0; j < cols; j++)
-        {
-            var c = perm[j];
-            var src = wt.AsSpan(j * rows, rows);
-            for (var r = 0; r < rows; r++) result[r * cols + c] = QuantMath.RoundTo(src[r], weightDType);
-        }
+        var result = source; // the copy of w is not needed any more
+        Tiles(rows, cols, (r, j) => result[(long)r * cols + perm[j]] = QuantMath.RoundTo(wt[(long)j * rows + r], weightDType));
         int[]? gIdx = null;
         if (groupOrder)
         {
@@ -142,44 +137,95 @@ public static class GptqSolver
         return new GptqResult(result, qp, gIdx, loss, factor.FellBackToRtn);
     }
 
+    // Runs body(r, j) for every row r and processing position j in 64×64 tiles (cache-friendly for the transposes),
+    // column tiles in parallel: each (r, j) writes its own element.
+    private static void Tiles(int rows, int cols, Action<int, int> body)
+    {
+        const int tile = 64;
+        Parallel.For(0, (cols + tile - 1) / tile, jt =>
+        {
+            var j1 = Math.Min(cols, (jt + 1) * tile);
+            for (var r0 = 0; r0 < rows; r0 += tile)
+            {
+                var r1 = Math.Min(rows, r0 + tile);
+                for (var j = jt * tile; j < j1; j++)
+                for (var r = r0; r < r1; r++)
+                    body(r, j);
+            }
+        });
+    }
+
+    /// <summary>Rows per chunk of the sweep's element loops: fixed, so the result does not depend on the core count.</summary>
+    private const int RowChunk = 256;
+
+    // Each block of columns: the element loops (fake-quantize a column, the error, the rank-1 updates of the block's later
+    // columns) touch each row on its own, so fixed chunks of rows run in parallel; then one GEMM (BLAS threads) updates
+    // the columns after the block. The loss sums per chunk, chunks in order.
     private static double Sweep(float[] wt, int rows, int cols, float[] u, int blockSize, QParams qp, QuantizationArgs args, int[] colGroup, int[] rowGroup)
     {
         var grid = QuantGrid.Of(args);
         var scaleDType = qp.ScaleDType;
         var computeDType = WeightQuantizer.ComputeDType(DType.F32, qp);
         var global = qp.GlobalScale;
+        // Int codes on f32 values and scales (an f32 model): QuantMath.FakeQuantize's arithmetic, inlined.
+        var plainInt = grid.Type == QuantizationType.Int && computeDType == DType.F32 && scaleDType == DType.F32 && global is null;
+        var (qmin, qmax) = (grid.Min, grid.Max);
         var errBlock = new float[(long)Math.Min(blockSize, cols) * rows]; // [B, rows]
-        var e = new float[rows];
-        var loss = 0.0;
+        var chunks = (rows + RowChunk - 1) / RowChunk;
+        var chunkLoss = new double[chunks];
         for (var i1 = 0; i1 < cols; i1 += blockSize)
         {
             var i2 = Math.Min(i1 + blockSize, cols);
             var count = i2 - i1;
-            for (var i = i1; i < i2; i++)
+            var blockStart = i1;
+            Parallel.For(0, chunks, c =>
             {
-                var col = wt.AsSpan(i * rows, rows);
-                var d = u[(long)i * cols + i];
-                var g = colGroup[i];
-                var columnLoss = 0.0;
-                for (var r = 0; r < rows; r++)
+                var r0 = c * RowChunk;
+                var n = Math.Min(RowChunk, rows - r0);
+                Span<float> e = stackalloc float[RowChunk];
+                e = e[..n];
+                var loss = 0.0;
+                for (var i = blockStart; i < i2; i++)
                 {
-                    var q = rowGroup[r] + g;
-                    var x = col[r];
-                    var fq = QuantMath.FakeQuantize(x, qp.Scale[q], qp.ZeroPoint[q], grid, computeDType, scaleDType, global);
-                    var diff = x - fq;
-                    columnLoss += diff * diff / (d * d);
-                    e[r] = diff / d;
-                    col[r] = fq;
+                    var col = wt.AsSpan((int)((long)i * rows + r0), n);
+                    var d = u[(long)i * cols + i];
+                    var g = colGroup[i];
+                    var columnLoss = 0.0;
+                    for (var k = 0; k < n; k++)
+                    {
+                        var q = rowGroup[r0 + k] + g;
+                        var x = col[k];
+                        float fq;
+                        if (plainInt)
+                        {
+                            var scale = qp.Scale[q];
+                            var zp = qp.ZeroPoint[q];
+                            var v = x / scale;
+                            if (zp != 0) v += zp;
+                            var code = MathF.Round(Math.Clamp(v, qmin, qmax), MidpointRounding.ToEven);
+                            fq = (code - zp) * scale;
+                        }
+                        else
+                        {
+                            fq = QuantMath.FakeQuantize(x, qp.Scale[q], qp.ZeroPoint[q], grid, computeDType, scaleDType, global);
+                        }
+                        var diff = x - fq;
+                        columnLoss += diff * diff / (d * d);
+                        e[k] = diff / d;
+                        col[k] = fq;
+                    }
+                    loss += columnLoss / 2;
+                    e.CopyTo(errBlock.AsSpan((i - blockStart) * rows + r0, n));
+                    // Later columns of the block: W[:, j] −= e · U[i, j].
+                    for (var j = i + 1; j < i2; j++)
+                    {
+                        var uij = u[(long)i * cols + j];
+                        var target = wt.AsSpan((int)((long)j * rows + r0), n);
+                        if (uij != 0f) TensorPrimitives.MultiplyAdd(e, -uij, target, target);
+                    }
                 }
-                loss += columnLoss / 2;
-                e.AsSpan().CopyTo(errBlock.AsSpan((i - i1) * rows, rows));
-                // Later columns of the block: W[:, j] −= e · U[i, j].
-                for (var j = i + 1; j < i2; j++)
-                {
-                    var uij = u[(long)i * cols + j];
-                    if (uij != 0f) TensorPrimitives.MultiplyAdd(e, -uij, wt.AsSpan(j * rows, rows), wt.AsSpan(j * rows, rows));
-                }
-            }
+                chunkLoss[c] += loss;
+            });
             // The rest: Wt[i2:, :] −= U[i1:i2, i2:]ᵀ · Err[B, rows].
             if (i2 < cols)
             {
@@ -189,6 +235,8 @@ public static class GptqSolver
                     wt.AsSpan((int)((long)i2 * rows)), rows);
             }
         }
-        return loss;
+        var total = 0.0;
+        foreach (var l in chunkLoss) total += l;
+        return total;
     }
 }

@@ -57,10 +57,23 @@ public sealed class HessianAccumulator
     }
 
     /// <summary>H / N as a full symmetric [size, size] f32 matrix (a new array).</summary>
-    public float[] Normalized()
+    public float[] Normalized() => Normalize((float[])_h.Clone());
+
+    /// <summary>
+    /// H / N as a full symmetric [size, size] f32 matrix in this accumulator's own buffer (no copy: the same values as
+    /// <see cref="Normalized"/>); the accumulator is used up.
+    /// </summary>
+    public float[] TakeNormalized()
+    {
+        var result = Normalize(_h);
+        Sequences = -1;
+        return result;
+    }
+
+    private float[] Normalize(float[] result)
     {
         if (Sequences == 0) throw new InvalidOperationException("no calibration sample reached this linear; its Hessian is empty");
-        var result = (float[])_h.Clone();
+        if (Sequences < 0) throw new InvalidOperationException("this Hessian was already taken");
         var inv = 1f / Sequences;
         for (var i = 0; i < Size; i++)
         for (var j = i; j < Size; j++)

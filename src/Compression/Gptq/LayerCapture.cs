@@ -28,6 +28,7 @@ public sealed class LayerCapture : ICalibrationCapture
     private readonly Dictionary<int, BatchState> _pending = [];
     private readonly Lock _merge = new();
     private Dictionary<LinearInput, HessianAccumulator>? _hessians;
+    private readonly Dictionary<LinearInput, float[]> _taken = [];
     private readonly InputRangeObserver? _ranges;
     private readonly KvCacheObserver? _kv;
     private long _hessianTicks;
@@ -130,6 +131,27 @@ public sealed class LayerCapture : ICalibrationCapture
     {
         CheckComplete(batches);
         return _hessians is null ? new Dictionary<LinearInput, float[]>() : _hessians.ToDictionary(p => p.Key, p => p.Value.Normalized());
+    }
+
+    /// <summary>
+    /// The Hessian H/N of <paramref name="site"/> (full symmetric f32), once all <paramref name="batches"/> are merged,
+    /// normalized in place of the merged sum (no copy); kept until <see cref="Release"/>.
+    /// </summary>
+    public float[] Hessian(LinearInput site, int batches)
+    {
+        CheckComplete(batches);
+        if (_taken.TryGetValue(site, out var h)) return h;
+        _pool.Clear(); // the pass is over: the per-batch buffers go
+        if (_hessians is null || !_hessians.TryGetValue(site, out var acc))
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"layer {_layer}: no Hessian was captured for {site}"));
+        return _taken[site] = acc.TakeNormalized();
+    }
+
+    /// <summary>Drops the Hessian of <paramref name="site"/> (its solves are done).</summary>
+    public void Release(LinearInput site)
+    {
+        _taken.Remove(site);
+        _hessians?.Remove(site);
     }
 
     /// <summary>The static input activations' scales in <paramref name="dtype"/>, or null when none is static.</summary>

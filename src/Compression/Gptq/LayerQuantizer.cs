@@ -83,7 +83,6 @@ public static class LayerQuantizer
             || modules.Any(m => m.Scheme.InputActivations is { Dynamic: not DynamicMode.Dynamic });
         if (needed && capture is null) throw new ArgumentException($"layer {layer}: GPTQ, static input activations and kv_cache_scheme need the calibration pass's capture");
         if (timings is not null && capture is not null) timings.Hessian += capture.HessianSeconds;
-        var hessians = capture?.Hessians(batchCount);
         var inputScales = modules.Count > 0 ? capture?.InputScales(batchCount, named[ModuleNames.Weight(modules[0].Module)].DType) : null;
         var kvScales = kvCache is null ? null : capture!.KvScales(batchCount, weights.QProj.DType);
         if (modules.Count == 0) return new LayerQuantization([], kvScales);
@@ -93,18 +92,7 @@ public static class LayerQuantizer
         var results = new LinearQuantization[modules.Count];
         var ts = Stopwatch.GetTimestamp();
         var resolvedArgs = modules.Select(m => method == QuantizationMethod.Gptq ? ResolveActOrder(m.Scheme.Weights!, options.DefaultActOrder, m.Module) : m.Scheme.Weights!).ToArray();
-        // One factor per (input, ordered): q/k/v and gate/up share their Hessian's factor.
-        var factors = new Dictionary<(LinearInput, bool), GptqFactor>();
-        if (method == QuantizationMethod.Gptq)
-        {
-            var keys = modules.Select((m, i) => (m.Site, resolvedArgs[i].ActOrder is not null)).Distinct().ToArray();
-            var computed = new GptqFactor[keys.Length];
-            void Factor(int k) => computed[k] = GptqSolver.Factor(hessians![keys[k].Site], (int)Math.Sqrt(hessians[keys[k].Site].Length), keys[k].Item2, options);
-            if (options.ParallelSolves) Parallel.For(0, keys.Length, Factor);
-            else for (var k = 0; k < keys.Length; k++) Factor(k);
-            for (var k = 0; k < keys.Length; k++) factors[keys[k]] = computed[k];
-        }
-        void Solve(int i)
+        void Solve(int i, GptqFactor? factor)
         {
             var (module, scheme, site) = modules[i];
             var w = named[ModuleNames.Weight(module)];
@@ -112,7 +100,7 @@ public static class LayerQuantizer
             var cols = checked((int)w.Dim(1));
             var values = w.ToFloatArray();
             var args = resolvedArgs[i];
-            if (method == QuantizationMethod.Rtn)
+            if (factor is null)
             {
                 var qp = WeightObserver.Observe(values, rows, cols, args, w.DType, module, fused.TryGetValue(module, out var a) ? a : null);
                 var fq = new float[values.Length];
@@ -123,18 +111,44 @@ public static class LayerQuantizer
             using var span = OffloadTelemetry.Source.StartActivity(OffloadTelemetry.GptqModuleSpan);
             span?.SetTag(OffloadTelemetry.AttrGptqModule, module);
             span?.SetTag(OffloadTelemetry.AttrLayer, layer);
-            var r = GptqSolver.QuantizeWeight(values, rows, cols, factors[(site, args.ActOrder is not null)], args, w.DType, options, module,
+            var r = GptqSolver.QuantizeWeight(values, rows, cols, factor, args, w.DType, options, module,
                 fused.TryGetValue(module, out var fa) ? fa : null);
             span?.SetTag(OffloadTelemetry.AttrGptqLoss, r.Loss);
             OffloadTelemetry.GptqLossHistogram.Record(r.Loss, new KeyValuePair<string, object?>(OffloadTelemetry.AttrGptqModule, module[(module.LastIndexOf('.') + 1)..]));
             results[i] = new LinearQuantization(module, scheme.WithWeights(args), r.Weight, rows, cols, w.DType, r.QParams, r.GIdx, r.Loss, r.FellBackToRtn,
                 Input: InputOf(site));
         }
-        if (options.ParallelSolves) Parallel.For(0, modules.Count, Solve);
-        else for (var i = 0; i < modules.Count; i++) Solve(i);
+        if (method == QuantizationMethod.Rtn)
+        {
+            // Round to nearest: element loops without BLAS, one linear per core.
+            Parallel.For(0, modules.Count, i => Solve(i, null));
+        }
+        else
+        {
+            // The work items, largest first: one factor of H⁻¹ per (input, ordered) — q/k/v and gate/up share theirs — then
+            // the linears that use it, one after another. Each step uses every core by itself (BLAS threads for the factor
+            // and the sweep's trailing updates, fixed row chunks for the sweep's element loops), so nothing oversubscribes
+            // the BLAS threads, and only one factor (and its Hessian) is alive at a time.
+            var items = Enumerable.Range(0, modules.Count)
+                .GroupBy(i => (modules[i].Site, Ordered: resolvedArgs[i].ActOrder is not null))
+                .Select(g => (g.Key, Modules: g.ToArray(), Work: g.Sum(i => Work(named[ModuleNames.Weight(modules[i].Module)]))))
+                .OrderByDescending(x => x.Work).ThenBy(x => x.Modules[0])
+                .ToList();
+            var lastUse = items.GroupBy(x => x.Key.Site).ToDictionary(g => g.Key, g => g.Last().Modules[0]);
+            foreach (var (key, members, _) in items)
+            {
+                var h = capture!.Hessian(key.Site, batchCount);
+                var factor = GptqSolver.Factor(h, (int)Math.Sqrt(h.Length), key.Ordered, options);
+                if (lastUse[key.Site] == members[0]) capture!.Release(key.Site);
+                foreach (var i in members) Solve(i, factor);
+            }
+        }
         if (timings is not null) timings.Solve += Stopwatch.GetElapsedTime(ts).TotalSeconds;
         return new LayerQuantization(results, kvScales);
     }
+
+    // Multiply-adds of a linear's solve, dominated by the sweep's trailing updates: rows · cols².
+    private static double Work(Tensor w) => (double)w.Dim(0) * w.Dim(1) * w.Dim(1);
 
     /// <summary>
     /// GPTQ's actorder (spec §8.1): the scheme's own, else <paramref name="fallback"/>; group order on a strategy without
