@@ -163,14 +163,14 @@ public static class CompressCommand
                 $"{d.Device}: peak {ByteSize.Format(d.PeakBytes)} of {ByteSize.Format(d.BudgetBytes)}, transferred {ByteSize.Format(d.TransferredBytes)} in {d.Transfers} transfers, {d.Evictions} evictions"));
         if (r.GptqTimings.Count > 0)
         {
-            double f = 0, h = 0, s = 0;
+            // The calibration forward itself is in the layers' "calibrate" phase (the Hessians are captured inside it).
+            double h = 0, s = 0;
             foreach (var t in r.GptqTimings.Values)
             {
-                f += t.Forward;
                 h += t.Hessian;
                 s += t.Solve;
             }
-            Console.Error.WriteLine(string.Create(inv, $"GPTQ: forward {f:F2} s, Hessian {h:F2} s, solve {s:F2} s over {r.GptqTimings.Count} layers"));
+            Console.Error.WriteLine(string.Create(inv, $"GPTQ: Hessian {h:F2} s, solve {s:F2} s over {r.GptqTimings.Count} layers"));
         }
     }
 }
