@@ -57,7 +57,12 @@ internal sealed class TransferWorker
             {
                 foreach (var (key, source) in job.Items)
                 {
-                    copies.Add((key, source.To(_options.Device)));
+                    // A parameter already in host memory (staged, or replaced by a modifier) is shared with a CPU device
+                    // rather than copied: the device's memory is host memory, and parameters are never written in place.
+                    // One from the mapped checkpoint is copied, and its pages then leave this process's resident set.
+                    var shared = _options.Device.Kind == Offload.Protocol.DeviceKind.Cpu && source.Storage.Kind == Offload.Tensors.Storage.StorageKind.Native;
+                    copies.Add((key, shared ? source.ShareOn(_options.Device) : source.To(_options.Device)));
+                    if (source.Storage is Offload.Tensors.Storage.MappedStorage mapped) mapped.DropResident();
                     bytes += source.ByteLength;
                 }
                 if (_options.BandwidthBytesPerSecond is { } bw)

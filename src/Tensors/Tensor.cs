@@ -211,6 +211,18 @@ public sealed unsafe class Tensor : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// This tensor's bytes as a tensor of <paramref name="device"/>, without a copy (another reference; dispose it
+    /// independently): a CPU virtual device's memory is host memory, so a host tensor that is never written in place (a
+    /// parameter: replacing one makes a new tensor) can serve the device as it is.
+    /// </summary>
+    public Tensor ShareOn(DeviceId device)
+    {
+        if (device.Kind != DeviceKind.Cpu) throw new NotSupportedException($"{device} does not share host memory");
+        Storage.AddRef();
+        return new Tensor(Storage, ByteOffset, DType, (long[])_shape.Clone(), device);
+    }
+
     /// <summary>A writable native copy (same dtype and device).</summary>
     public Tensor Clone()
     {

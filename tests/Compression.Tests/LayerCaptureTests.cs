@@ -1,4 +1,5 @@
 using Offload.Compression.Gptq;
+using Offload.Compression.Sequential;
 using Offload.Compression.Quantization;
 using Offload.Model.Evaluation;
 using Offload.Model.Forward;
@@ -103,6 +104,21 @@ public class LayerCaptureTests(StoriesModelFixture f)
             f.Model.Layers.Release(layer);
             foreach (var t in inputs) t.Dispose();
         }
+    }
+
+    [Fact]
+    public void A_capture_says_it_replaces_parameters_only_when_the_layer_has_targeted_linears()
+    {
+        // With targeted linears the layer's weights are replaced (so the runtime re-runs it and need not keep the
+        // calibration pass's outputs); a KV-cache-only recipe observes the pass and replaces nothing.
+        var config = f.Model.Config;
+        Assert.True(NewCapture(config).ReplacesParameters);
+        var kv = QuantizationArgs.Create(8, type: QuantizationType.Float, strategy: QuantizationStrategy.Tensor);
+        var kvOnly = new LayerCapture(config, 1, new Dictionary<string, QuantizationScheme>(), QuantizationMethod.Gptq, kv);
+        Assert.True(kvOnly.IsNeeded);
+        Assert.False(kvOnly.ReplacesParameters);
+        Assert.True(new CompositeCapture([kvOnly, NewCapture(config)]).ReplacesParameters);
+        Assert.False(new CompositeCapture([kvOnly]).ReplacesParameters);
     }
 
     [Fact]

@@ -27,20 +27,51 @@ public sealed class DeviceActorTests : TestKit
     private static List<(string, Tensor)> Sources(params (string Name, Tensor T)[] items) => items.Select(i => (i.Name, i.T.Share())).ToList();
 
     [Fact]
-    public async Task Onload_copies_every_byte_to_a_device_tensor_and_accounts_it()
+    public async Task Onload_of_host_tensors_shares_their_bytes_with_a_cpu_device_and_accounts_them()
     {
+        // A CPU device's memory is host memory: a parameter already in host memory serves it without a second copy,
+        // but the device's budget still counts it (the same accounting as a real copy).
         var dev = Start(budget: 4096);
         using var a = Floats(100, 1);
         using var b = Floats(28, 2);
+        var expectedA = a.ToFloatArray();
         using var lease = await dev.OnloadAsync("layer-0", Sources(("a", a), ("b", b))).WaitAsync(Safety);
         Assert.Equal(Cpu1, lease["a"].Device);
-        Assert.NotSame(a.Storage, lease["a"].Storage);
-        Assert.Equal(a.ToFloatArray(), lease["a"].ToFloatArray());
+        Assert.Same(a.Storage, lease["a"].Storage);
+        Assert.Equal(expectedA, lease["a"].ToFloatArray());
         Assert.Equal(b.ToFloatArray(), lease["b"].ToFloatArray());
+        a.Dispose(); // the device's reference keeps the bytes alive
+        Assert.Equal(expectedA, lease["a"].ToFloatArray());
         var stats = await dev.StatsAsync().WaitAsync(Safety);
         Assert.Equal(4 * (100 + 28), stats.ResidentBytes);
         Assert.Equal(4 * (100 + 28), stats.PinnedBytes);
         Assert.Equal(4 * (100 + 28), stats.TransferredBytes);
+    }
+
+    [Fact]
+    public async Task Onload_copies_a_memory_mapped_tensor_byte_for_byte_into_device_memory()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"offload-onload-{Guid.NewGuid():N}.bin");
+        var values = Enumerable.Range(0, 300).Select(i => i * 0.25f - 7f).ToArray();
+        File.WriteAllBytes(path, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        try
+        {
+            using var file = new Offload.Tensors.Storage.MappedFile(path);
+            using var mapped = Tensor.FromMapped(file, 0, DType.F32, [300]);
+            var dev = Start(budget: 4096);
+            using var lease = await dev.OnloadAsync("layer-0", Sources(("w", mapped))).WaitAsync(Safety);
+            Assert.Equal(Cpu1, lease["w"].Device);
+            Assert.NotSame(mapped.Storage, lease["w"].Storage);
+            Assert.Equal(Offload.Tensors.Storage.StorageKind.Native, lease["w"].Storage.Kind);
+            Assert.Equal(values, lease["w"].ToFloatArray());
+            Assert.Equal(values, mapped.ToFloatArray()); // the file's pages left the resident set, not the file
+            var stats = await dev.StatsAsync().WaitAsync(Safety);
+            Assert.Equal(4 * 300, stats.TransferredBytes);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]

@@ -40,6 +40,7 @@ public sealed class LayerCapture : ICalibrationCapture
         _config = config;
         _kvCache = kvCache;
         var modules = LayerQuantizer.Modules(layer, schemes);
+        ReplacesParameters = modules.Count > 0;
         if (method == QuantizationMethod.Gptq)
             foreach (var (_, _, site) in modules) _hessianSites.TryAdd(site, Width(config, site));
         foreach (var (_, scheme, site) in modules)
@@ -50,6 +51,9 @@ public sealed class LayerCapture : ICalibrationCapture
 
     /// <summary>True when the layer's quantization needs something from the calibration pass.</summary>
     public bool IsNeeded => _hessianSites.Count > 0 || _staticSites.Count > 0 || _kvCache is not null;
+
+    /// <summary>True when the layer has targeted linears: their weights are replaced by the quantized ones.</summary>
+    public bool ReplacesParameters { get; }
 
     /// <summary>Batches merged so far (0, 1, … in order).</summary>
     public int BatchesMerged { get; private set; }

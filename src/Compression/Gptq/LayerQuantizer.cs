@@ -99,6 +99,7 @@ public static class LayerQuantizer
             var rows = checked((int)w.Dim(0));
             var cols = checked((int)w.Dim(1));
             var values = w.ToFloatArray();
+            if (w.Storage is Offload.Tensors.Storage.MappedStorage mapped) mapped.DropResident(); // read once: the values are in hand
             var args = resolvedArgs[i];
             if (factor is null)
             {
@@ -138,8 +139,13 @@ public static class LayerQuantizer
             foreach (var (key, members, _) in items)
             {
                 var h = capture!.Hessian(key.Site, batchCount);
-                var factor = GptqSolver.Factor(h, (int)Math.Sqrt(h.Length), key.Ordered, options);
-                if (lastUse[key.Site] == members[0]) capture!.Release(key.Site);
+                var last = lastUse[key.Site] == members[0];
+                var factor = GptqSolver.Factor(h, (int)Math.Sqrt(h.Length), key.Ordered, options, consumeH: last);
+                if (last) capture!.Release(key.Site);
+                // The factor's f64 work matrix (8·n² bytes) is garbage now: collect it before the sweep allocates, so
+                // the process's peak is one factor, not every factor since the last collection (large objects are
+                // otherwise collected only when the GC's budget says so).
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true);
                 foreach (var i in members) Solve(i, factor);
             }
         }

@@ -15,6 +15,12 @@ public interface ICalibrationCapture
 
     /// <summary>Batch <paramref name="batch"/>'s forward finished.</summary>
     void EndBatch(int batch);
+
+    /// <summary>
+    /// True when the listener will replace the layer's parameters at SEQUENTIAL_EPOCH_END: with error propagation the
+    /// runtime then re-runs the layer, so it need not keep the calibration pass's outputs (one activation set less).
+    /// </summary>
+    bool ReplacesParameters { get; }
 }
 
 /// <summary>A job listener that observes the calibration pass itself (GPTQ's Hessians, activation and KV-cache observers).</summary>
@@ -43,4 +49,6 @@ public sealed class CompositeCapture(IReadOnlyList<ICalibrationCapture> parts) :
     {
         foreach (var p in parts) p.EndBatch(batch);
     }
+
+    public bool ReplacesParameters => parts.Any(p => p.ReplacesParameters);
 }

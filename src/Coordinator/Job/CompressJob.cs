@@ -163,7 +163,9 @@ public static class CompressJob
             JobKillSwitch.Reached("calibrated");
         }
 
-        // 3. write
+        // 3. write. The calibration's buffers are not needed any more: give them back before the writer allocates its own.
+        Offload.Tensors.Storage.NativeBufferPool.Trim();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         var writeWatch = Stopwatch.StartNew();
         IReadOnlyList<string> files;
         var quantizedCount = 0;

@@ -5,7 +5,7 @@ using Offload.Tensors;
 namespace Offload.Coordinator.Job;
 
 /// <summary>The runtime's <see cref="ILayerContext"/>: a decoder layer's parameters (its shard's off-device tier) and its batch inputs.</summary>
-internal sealed class LayerContext(int layer, ShardParameters parameters, ActivationSet inputs, ActivationSet outputs, ISharedTransformCache transforms) : ILayerContext
+internal sealed class LayerContext(int layer, ShardParameters parameters, ActivationSet inputs, ActivationSet? outputs, ISharedTransformCache transforms) : ILayerContext
 {
     public int LayerIndex => layer;
 
@@ -28,5 +28,6 @@ internal sealed class LayerContext(int layer, ShardParameters parameters, Activa
 
     public Tensor GetInput(int batch) => inputs.Get(batch);
 
-    public Tensor GetOutput(int batch) => outputs.Get(batch);
+    public Tensor GetOutput(int batch) => outputs?.Get(batch)
+        ?? throw new InvalidOperationException($"layer {layer}: the calibration pass's outputs were not kept (a listener replaces the layer's parameters, so the layer is re-run)");
 }

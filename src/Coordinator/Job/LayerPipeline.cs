@@ -192,16 +192,30 @@ internal sealed class LayerPipeline : IJobPipeline
         layerSpan?.SetTag(OffloadTelemetry.AttrLayer, l);
         try
         {
-            ActivationSet outputs;
+            ActivationSet? outputs;
             TimeSpan compute, wait;
+            var capture = CompositeCapture.For(_listeners, l);
+            // When a listener will replace the layer's parameters and the layer is re-run for the next one, the
+            // calibration pass's outputs are never read: each batch's is dropped as it arrives.
+            var rerun = capture is { ReplacesParameters: true } && _options.PropagateModified;
             using (OffloadTelemetry.StartPhase(kind, OffloadTelemetry.Phases.Calibrate, l))
-                (outputs, compute, wait) = await DecoderPass(l, current, CompositeCapture.For(_listeners, l)).ConfigureAwait(false);
+                (outputs, compute, wait) = await DecoderPass(l, current, capture, keepOutputs: !rerun).ConfigureAwait(false);
             try
             {
                 var context = new LayerContext(l, _parts[l + 1].Params, current, outputs, _devices[0].Transforms);
                 if (_listeners.Count > 0)
                     using (OffloadTelemetry.StartPhase(kind, phase = OffloadTelemetry.Phases.Compress, l))
+                    {
+                        // The re-run onloads the replaced parameters anyway: the device copies go before the solves.
+                        if (rerun) await Offload(l + 1, drop: true).ConfigureAwait(false);
+                        // The solves work in managed arrays: the forward's idle buffers are given back to the OS rather
+                        // than held beside them (fresh pages fault in 2 MiB huge pages, so the re-run refills the pool cheaply).
+                        global::Offload.Tensors.Storage.NativeBufferPool.Trim();
                         foreach (var listener in _listeners) listener.OnSequentialEpochEnd(l, context);
+                        // The solves' managed work arrays and results are garbage now (the results are saved and the
+                        // replaced parameters are native tensors): collected before the re-run allocates its activations.
+                        GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+                    }
                 if (context.Modified && _options.PropagateModified)
                 {
                     using var propagate = OffloadTelemetry.StartPhase(kind, phase = OffloadTelemetry.Phases.Propagate, l);
@@ -211,15 +225,16 @@ internal sealed class LayerPipeline : IJobPipeline
                     await Offload(l + 1, drop: true).ConfigureAwait(false);
                     for (var k = 1; k <= _options.PrefetchDepth && l + 1 + k <= LastPart; k++)
                         await Offload(l + 1 + k, drop: false).ConfigureAwait(false);
-                    outputs.Dispose();
-                    outputs = null!;
-                    var again = await DecoderPass(l, current, null).ConfigureAwait(false);
+                    outputs?.Dispose();
+                    outputs = null;
+                    var again = await DecoderPass(l, current, null, keepOutputs: true).ConfigureAwait(false);
                     outputs = again.Outputs;
                     compute += again.Compute;
                     wait += again.Wait;
                 }
+                // A layer-wise job never comes back to a finished layer: its device copies go now (not kept for reuse).
                 using (OffloadTelemetry.StartPhase(kind, phase = OffloadTelemetry.Phases.Offload, l))
-                    await Offload(l + 1, drop: false).ConfigureAwait(false);
+                    await Offload(l + 1, drop: true).ConfigureAwait(false);
                 JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{l}:before-commit"));
             }
             catch
@@ -228,7 +243,7 @@ internal sealed class LayerPipeline : IJobPipeline
                 throw;
             }
             (_layerCompute, _layerWait) = (compute, wait);
-            return outputs;
+            return outputs ?? throw new InvalidOperationException($"layer {l}: no listener replaced a parameter, so the calibration pass's outputs (not kept) are missing");
         }
         catch (Exception e)
         {
@@ -275,6 +290,12 @@ internal sealed class LayerPipeline : IJobPipeline
             OffloadTelemetry.LayersCompletedCounter.Add(1, new KeyValuePair<string, object?>(OffloadTelemetry.AttrJobKind, _options.JobKind));
             _current?.Dispose();
             _current = outputs;
+            // Committed: nothing reads this layer's parameters again (its results are in the journal and the modifiers'
+            // state), so the host copies a modifier put in place of the mapped ones are freed now, not at the job's end.
+            _parts[l + 1].Params.Dispose();
+            // The layer's managed garbage (its solves' results, the Hessians) would otherwise wait for the GC's budget
+            // while the next layer allocates beside it: collected here, once per layer (milliseconds: few live objects).
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true);
             var wall = _layerWatch?.Elapsed ?? TimeSpan.Zero;
             _timings.Add(new LayerTiming(_parts[l + 1].Spec.Name, wall, _layerCompute, _layerWait));
             _log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -330,12 +351,13 @@ internal sealed class LayerPipeline : IJobPipeline
             AskReplica<LayerShard.Offloaded>(part, d, new LayerShard.Offload(drop)))).ConfigureAwait(false);
 
     // capture: the modifiers' capture of the calibration pass (null for the propagation pass).
-    private async Task<(ActivationSet Outputs, TimeSpan Compute, TimeSpan Wait)> DecoderPass(int l, ActivationSet inputs, ICalibrationCapture? capture)
+    // keepOutputs: false drops each batch's output as it arrives (the pass returns no outputs).
+    private async Task<(ActivationSet? Outputs, TimeSpan Compute, TimeSpan Wait)> DecoderPass(int l, ActivationSet inputs, ICalibrationCapture? capture, bool keepOutputs)
     {
         var part = l + 1;
         await Acquire(part).ConfigureAwait(false);
         PrefetchAfter(part);
-        var outputs = new ActivationSet(_space!, _batchCount);
+        var outputs = keepOutputs ? new ActivationSet(_space!, _batchCount) : null;
         long computeTicks = 0, waitTicks = 0;
         try
         {
@@ -343,7 +365,8 @@ internal sealed class LayerPipeline : IJobPipeline
             {
                 using var input = inputs.Get(b);
                 var done = await AskReplica<LayerShard.ForwardDone>(part, d, new LayerShard.Forward(b, input, capture)).ConfigureAwait(false);
-                outputs.Put(b, done.Output);
+                if (outputs is not null) outputs.Put(b, done.Output);
+                else done.Output.Dispose();
                 Interlocked.Add(ref computeTicks, done.Compute.Ticks);
                 Interlocked.Add(ref waitTicks, done.OnloadWait.Ticks);
                 JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"layer:{l}:batch:{b}"));
@@ -351,7 +374,7 @@ internal sealed class LayerPipeline : IJobPipeline
         }
         catch
         {
-            outputs.Dispose();
+            outputs?.Dispose();
             throw;
         }
         return (outputs, TimeSpan.FromTicks(computeTicks), TimeSpan.FromTicks(waitTicks));

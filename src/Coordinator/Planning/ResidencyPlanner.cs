@@ -111,23 +111,29 @@ public static class ResidencyPlanner
             var spilledBefore = host.Spilled;
             Acquire(p);
             PrefetchAfter(p);
-            if (p < head) host.Layer();
-            if (p < head && r.PropagationPass)
+            var decoder = p < head;
+            // A compress job's calibration pass keeps no outputs of a decoder layer (the layer is re-run after its
+            // parameters are replaced); an eval job stores them.
+            if (decoder && !r.PropagationPass) host.Layer();
+            if (decoder && r.PropagationPass)
             {
-                // The job offloads the modified layer with drop and gives back the prefetched layers' leases (they
-                // stay cached, evictable), then runs its batches again (a fresh onload) and prefetches again.
+                // The job offloads the modified layer with drop (before its solves) and gives back the prefetched
+                // layers' leases (they stay cached, evictable), then runs its batches again (a fresh onload) and
+                // prefetches again.
                 Release(p);
                 device.Drop(parts[p].Name);
                 for (var k = 1; k <= r.PrefetchDepth && p + k < head; k++)
                     if (requested[p + k]) Release(p + k);
                 Acquire(p);
                 PrefetchAfter(p);
-                host.Repeat();
+                host.Layer();
             }
             Release(p);
+            // A finished decoder layer is never used again: the job drops its device copies.
+            if (decoder) device.Drop(parts[p].Name);
             results.Add(new PartResidency(parts[p].Name, parts[p].Blocks.Sum(b => b.Bytes), device.WindowPeak, device.WindowTransferred,
                 host.Used, host.Spilled - spilledBefore, p < head ? DecoderFlops(config, r) : HeadFlops(config, r)));
-            if (p < head) host.EndLayer();
+            if (decoder) host.EndLayer();
         }
         device.Release(WorkspaceOwner, [("forward", workspace)]);
 
@@ -240,13 +246,6 @@ public static class ResidencyPlanner
         public void Embed() => _inputs = PutAll();
 
         public void Layer() => _outputs = PutAll();
-
-        /// <summary>The propagation pass: the first outputs are freed, the second ones stored.</summary>
-        public void Repeat()
-        {
-            Free(_outputs);
-            _outputs = PutAll();
-        }
 
         public void EndLayer()
         {

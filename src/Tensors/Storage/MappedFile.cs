@@ -49,6 +49,25 @@ public sealed unsafe class MappedFile : IDisposable
         return new MappedStorage(this, offset, length);
     }
 
+    /// <summary>
+    /// Tells the OS this process no longer needs the pages of [offset, offset+length) mapped (Linux: MADV_DONTNEED):
+    /// they leave the process's resident set but stay in the page cache, and a later read maps them again. Called after
+    /// a parameter has been copied to its device, so the file's pages do not stay counted in the process's memory.
+    /// </summary>
+    public void DropResident(long offset, long length)
+    {
+        if (!OperatingSystem.IsLinux() || _pointer == null || length <= 0) return;
+        const long page = 4096;
+        var start = (long)(_pointer + offset) & ~(page - 1);
+        var end = ((long)(_pointer + offset + length) + page - 1) & ~(page - 1);
+        _ = madvise((void*)start, (nuint)(end - start), MadvDontNeed); // advice: a refusal changes nothing but memory
+    }
+
+    private const int MadvDontNeed = 4;
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int madvise(void* addr, nuint length, int advice);
+
     internal void AddRef()
     {
         if (Interlocked.Increment(ref _refCount) <= 1) throw new ObjectDisposedException(Path);

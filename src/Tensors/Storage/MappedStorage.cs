@@ -20,5 +20,8 @@ public sealed unsafe class MappedStorage : TensorStorage
     public override StorageKind Kind => StorageKind.Mapped;
     public override bool IsWritable => false;
 
+    /// <summary>Drops this view's pages from the process's resident set (<see cref="MappedFile.DropResident"/>).</summary>
+    public void DropResident() => _file.DropResident(_offset, _length);
+
     protected override void Free() => _file.Release();
 }
