@@ -28,7 +28,9 @@ public static class QualityTable
     public static QualityRow Rotated(string name, CausalLM model, string modelDir, QuantizationScheme scheme, ReadOnlySpan<int> eval, ReadOnlySpan<int> calib,
         int seqLen, GptqOptions? options, int batch, Stopwatch sw)
     {
-        var spec = new SpinQuantModifierSpec { Rotations = ["R1", "R2", "R4"], TransformType = TransformType.Hadamard, Location = "quality table" };
+        // Offload's K·2^m Hadamard (offload_kron_hadamard: true): R4 acts on the MLP width, which need not be a power
+        // of two (stories260K: 172); the table measures quality, not compressed-tensors interop.
+        var spec = new SpinQuantModifierSpec { Rotations = ["R1", "R2", "R4"], TransformType = TransformType.Hadamard, KronHadamard = true, Location = "quality table" };
         using var store = ParameterStore.Load(modelDir);
         var modifier = new SpinQuantModifier(spec);
         DataFreePipeline.Run(new ModifierLifecycle([modifier]), store, [new DeviceId(DeviceKind.Cpu, 0)]);
