@@ -37,7 +37,8 @@ public static class RecipeParser
         try { stream.Load(new StringReader(yaml)); }
         catch (YamlException e)
         {
-            throw new RecipeException($"{source}:{e.Start.Line}: not valid YAML ({OneLine(e.InnerException?.Message ?? e.Message)})");
+            // YamlDotNet's marks are 1-based; its message repeats them as "(Line: l, Col: c, Idx: i) - (…): text".
+            throw new RecipeException($"{source}:{e.Start.Line}:{e.Start.Column}: not valid YAML ({Reason(e)}); fix the recipe's syntax there");
         }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new RecipeException($"{source}:1: a recipe is a mapping of stages (e.g. quant_stage:) to modifier groups");
@@ -45,7 +46,7 @@ public static class RecipeParser
         var loose = new List<ModifierSpec>();
         foreach (var (k, v) in root.Children)
         {
-            var key = ((YamlScalarNode)k).Value ?? "";
+            var key = KeyOf(k, source);
             if (key.EndsWith("stage", StringComparison.Ordinal)) stages.Add(ReadStage(key, k, v, source));
             else if (key.EndsWith("modifiers", StringComparison.Ordinal)) loose.AddRange(ReadGroup("default_stage", key, v, source));
             else if (key is "version") continue;
@@ -64,7 +65,7 @@ public static class RecipeParser
         var modifiers = new List<ModifierSpec>();
         foreach (var (k, v) in map.Children)
         {
-            var key = ((YamlScalarNode)k).Value ?? "";
+            var key = KeyOf(k, source);
             if (key == "run_type")
             {
                 runType = (v as YamlScalarNode)?.Value;
@@ -84,7 +85,7 @@ public static class RecipeParser
         var list = new List<ModifierSpec>();
         foreach (var (k, v) in map.Children)
         {
-            var type = ((YamlScalarNode)k).Value ?? "";
+            var type = KeyOf(k, source);
             var location = $"{source}:{k.Start.Line}";
             var args = v switch
             {
@@ -101,6 +102,17 @@ public static class RecipeParser
             });
         }
         return list;
+    }
+
+    private static string KeyOf(YamlNode k, string source) =>
+        k is YamlScalarNode { Value: { } v } ? v : throw new RecipeException($"{source}:{k.Start.Line}:{k.Start.Column}: a key must be a plain name, got {RecipeArgs.Describe(k)}; write 'name: value'");
+
+    private static string Reason(YamlException e)
+    {
+        var m = OneLine(e.InnerException?.Message ?? e.Message);
+        var cut = m.IndexOf("): ", StringComparison.Ordinal);
+        if (m.StartsWith("(Line:", StringComparison.Ordinal) && cut > 0) m = m[(cut + 3)..];
+        return m.TrimEnd('.');
     }
 
     private static string OneLine(string s) => s.Replace('\n', ' ').Replace('\r', ' ').Trim();
