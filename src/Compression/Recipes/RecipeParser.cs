@@ -38,7 +38,9 @@ public static class RecipeParser
         catch (YamlException e)
         {
             // YamlDotNet's marks are 1-based; its message repeats them as "(Line: l, Col: c, Idx: i) - (…): text".
-            throw new RecipeException($"{source}:{e.Start.Line}:{e.Start.Column}: not valid YAML ({Reason(e)}); fix the recipe's syntax there");
+            // A scanner error ("While scanning …") starts where the construct began and ends where the defect was found.
+            var (line, column) = Where(e, yaml);
+            throw new RecipeException($"{source}:{line}:{column}: not valid YAML ({Reason(e)}); fix the recipe's syntax there");
         }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new RecipeException($"{source}:1: a recipe is a mapping of stages (e.g. quant_stage:) to modifier groups");
@@ -102,6 +104,34 @@ public static class RecipeParser
             });
         }
         return list;
+    }
+
+    // The 1-based line and column of a YAML error. A scanner error ("While scanning …") starts where the construct began
+    // and ends where the defect was found; some come without marks (Mark.Empty): then the first tab used as indentation
+    // for a tab error, else the end of the last token the scanner read.
+    private static (long Line, long Column) Where(YamlException e, string yaml)
+    {
+        var message = e.InnerException?.Message ?? e.Message;
+        if (e.Start.Index > 0 || e.End.Index > 0 || e.Start.Line > 1 || e.End.Line > 1)
+            return message.Contains("While scanning", StringComparison.Ordinal) ? (e.End.Line, e.End.Column) : (e.Start.Line, e.Start.Column);
+        var lines = yaml.Split('\n');
+        if (message.Contains("tab", StringComparison.Ordinal))
+            for (var i = 0; i < lines.Length; i++)
+            {
+                var indent = lines[i].Length - lines[i].TrimStart(' ', '\t').Length;
+                var tab = lines[i].IndexOf('\t', StringComparison.Ordinal);
+                if (tab >= 0 && tab < indent) return (i + 1, tab + 1);
+            }
+        var last = (Line: 1L, Column: 1L);
+        try
+        {
+            var scanner = new Scanner(new StringReader(yaml));
+            while (scanner.MoveNext()) last = (scanner.Current!.End.Line, scanner.Current.End.Column);
+        }
+        catch (YamlException)
+        {
+        }
+        return last;
     }
 
     private static string KeyOf(YamlNode k, string source) =>
