@@ -42,6 +42,13 @@ public static class RecipeParser
             var (line, column) = Where(e, yaml);
             throw new RecipeException($"{source}:{line}:{column}: not valid YAML ({Reason(e)}); fix the recipe's syntax there");
         }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet fails this way on some malformed input (a "%" directive inside a flow mapping, a key with an
+            // empty value at column 1) instead of raising a YamlException.
+            var (line, column) = LastToken(yaml);
+            throw new RecipeException($"{source}:{line}:{column}: not valid YAML ({OneLine(e.Message).TrimEnd('.')} after this point); fix the recipe's syntax there");
+        }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new RecipeException($"{source}:1: a recipe is a mapping of stages (e.g. quant_stage:) to modifier groups");
         var stages = new List<RecipeStage>();
@@ -122,13 +129,19 @@ public static class RecipeParser
                 var tab = lines[i].IndexOf('\t', StringComparison.Ordinal);
                 if (tab >= 0 && tab < indent) return (i + 1, tab + 1);
             }
+        return LastToken(yaml);
+    }
+
+    // The end of the last token the scanner reads before it fails (1-based line and column).
+    private static (long Line, long Column) LastToken(string yaml)
+    {
         var last = (Line: 1L, Column: 1L);
         try
         {
             var scanner = new Scanner(new StringReader(yaml));
             while (scanner.MoveNext()) last = (scanner.Current!.End.Line, scanner.Current.End.Column);
         }
-        catch (YamlException)
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
         {
         }
         return last;
