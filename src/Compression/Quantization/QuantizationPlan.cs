@@ -68,7 +68,8 @@ public sealed class QuantizationPlan
     }
     /// <summary>
     /// Refuses, naming <paramref name="where"/> (the recipe and line), a target or ignore entry that matches no module of
-    /// <paramref name="config"/>'s model (with the nearest module names), and a plan that quantizes no linear at all.
+    /// <paramref name="config"/>'s model (with the nearest module names), and a plan that quantizes no linear at all
+    /// (unless it quantizes the kv cache).
     /// `lm_head` always matches: the module exists even when the embeddings are tied and the checkpoint has no lm_head tensor.
     /// </summary>
     public void CheckTargets(LlamaConfig config, string where)
@@ -80,8 +81,9 @@ public sealed class QuantizationPlan
             throw new QuantizationConfigException(
                 $"{where}: {kind} '{target}' matches no module of this {config.ArchitectureName} ({config.NumHiddenLayers} layers); nearest: {string.Join(", ", Nearest(target, modules, 3))} — fix or remove it");
         }
+        // A kv_cache_scheme alone (no config groups) quantizes the cache, not the linears: a legitimate recipe.
         var resolved = Resolve(config);
-        if (!resolved.Values.Any(s => s.Weights is not null || s.InputActivations is not null))
+        if (KvCacheScheme is null && !resolved.Values.Any(s => s.Weights is not null || s.InputActivations is not null))
             throw new QuantizationConfigException(
                 $"{where}: the recipe quantizes 0 linears of this model (targets {string.Join(", ", Groups.SelectMany(g => g.Targets).Distinct())}; ignore {string.Join(", ", Ignore)}); target some linears (e.g. Linear) or ignore fewer");
     }
