@@ -32,16 +32,7 @@ public static class CheckpointInspector
         var configPath = Path.Combine(dir, LlamaConfig.FileName);
         if (!File.Exists(configPath))
             throw new CompressedCheckpointException($"{dir}: no config.json; pass a Hugging Face or compressed-tensors checkpoint folder");
-        JsonObject config;
-        try
-        {
-            config = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject
-                ?? throw new CompressedCheckpointException($"{configPath}: config.json is not a JSON object");
-        }
-        catch (JsonException ex)
-        {
-            throw new CompressedCheckpointException($"{configPath}: config.json is not valid JSON ({ex.Message.ReplaceLineEndings(" ")})");
-        }
+        var config = LlamaConfig.ReadJsonObject(configPath);
 
         using var checkpoint = SafetensorsCheckpoint.Open(dir);
         var files = checkpoint.Files.Select(f => new ShardFileSummary(Path.GetFileName(f.Path), f.Length, f.Tensors.Count)).ToArray();

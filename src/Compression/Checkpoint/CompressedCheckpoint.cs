@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Offload.Compression.Quantization;
+using Offload.Model;
 using Offload.Model.Config;
 using Offload.Model.Forward;
 using Offload.Model.Naming;
@@ -53,10 +54,9 @@ public sealed class CompressedCheckpoint : IDisposable
         if (!File.Exists(configPath)) return false;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(configPath));
-            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("quantization_config", out var qc) && qc.ValueKind == JsonValueKind.Object;
+            return LlamaConfig.ReadJsonObject(configPath)["quantization_config"] is JsonObject;
         }
-        catch (JsonException)
+        catch (ModelConfigException)
         {
             return false;
         }
@@ -68,7 +68,7 @@ public sealed class CompressedCheckpoint : IDisposable
         var configPath = Path.Combine(dir, LlamaConfig.FileName);
         if (!File.Exists(configPath)) throw new CompressedCheckpointException($"{dir}: no config.json; pass a compressed checkpoint folder");
         var config = LlamaConfig.Load(configPath);
-        using var doc = JsonDocument.Parse(File.ReadAllText(configPath));
+        using var doc = JsonDocument.Parse(LlamaConfig.ReadJsonObject(configPath).ToJsonString());
         if (!doc.RootElement.TryGetProperty("quantization_config", out var qc) || qc.ValueKind != JsonValueKind.Object)
             throw new CompressedCheckpointException($"{configPath}: no quantization_config; this is not a compressed-tensors checkpoint (load it as a plain model)");
         var where = $"{configPath}: quantization_config";

@@ -91,24 +91,29 @@ public static class CompressedTensorsWriter
                         written[module] = q.Scheme;
                         foreach (var (name, t) in Compress(q, format))
                         {
-                            using (t) writer.Write(name, t);
+                            using (t)
+                            {
+                                EnsureFinite(name, t);
+                                writer.Write(name, t);
+                            }
                         }
                     }
                     else
                     {
                         using var t = dense(spec.Name);
+                        EnsureFinite(spec.Name, t);
                         writer.Write(spec.Name, t);
                     }
                 }
                 foreach (var (name, create) in options.ExtraTensors)
                 {
                     using var t = create();
+                    EnsureFinite(name, t);
                     writer.Write(name, t);
                 }
                 writer.Commit();
             }
-            var configNode = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject
-                ?? throw new CompressedCheckpointException($"{configPath}: config.json is not a JSON object");
+            var configNode = LlamaConfig.ReadJsonObject(configPath);
             configNode["quantization_config"] = QuantizationConfigJson(config, plan, written, formats, options);
             SortedJson.WriteFile(Path.Combine(temp, LlamaConfig.FileName), configNode);
             CopyTokenizerFiles(sourceDir, temp);
@@ -131,8 +136,24 @@ public static class CompressedTensorsWriter
         if (scales.K.Length != count || scales.V.Length != count)
             throw new CompressedCheckpointException($"{outDir}: layer {layer} has {scales.K.Length} k scales, kv_cache_scheme strategy {args.Strategy.ToName()} needs {count}; calibrate again with this recipe");
         var (k, v) = scales.ToTensors(KvCacheScheme.Shape(args, config));
-        using (k) writer.Write(KvCacheScheme.KScale(layer), k);
-        using (v) writer.Write(KvCacheScheme.VScale(layer), v);
+        using (k)
+        {
+            EnsureFinite(KvCacheScheme.KScale(layer), k);
+            writer.Write(KvCacheScheme.KScale(layer), k);
+        }
+        using (v)
+        {
+            EnsureFinite(KvCacheScheme.VScale(layer), v);
+            writer.Write(KvCacheScheme.VScale(layer), v);
+        }
+    }
+
+    /// <summary>Throws <see cref="NonFiniteOutputException"/> when a float tensor about to be written holds NaN or ±Inf.</summary>
+    public static void EnsureFinite(string name, Tensor t)
+    {
+        if (!NonFiniteScan.IsScanned(t.DType)) return;
+        var count = NonFiniteScan.Count(t.Bytes(), t.DType);
+        if (count > 0) throw new NonFiniteOutputException(name, count);
     }
 
     /// <summary>The compressed tensors of one linear (names prefixed with the module), sorted by name.</summary>
@@ -146,7 +167,11 @@ public static class CompressedTensorsWriter
         var l = q.QParams.Layout;
         if (l.Rows != rows || l.Cols != cols) throw new ArgumentException($"{q.Module}: qparams are for [{l.Rows}, {l.Cols}], weight is [{rows}, {cols}]");
         var codes = new sbyte[rows * cols];
-        WeightQuantizer.Quantize(w.ToFloatArray(), q.QParams, args, WeightQuantizer.ComputeDType(w.DType, q.QParams), codes, q.GIdx);
+        var values = w.ToFloatArray();
+        // A NaN weight would become some code silently: the quantized weight must be finite before it is rounded.
+        var bad = NonFiniteScan.Count(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), DType.F32);
+        if (bad > 0) throw new NonFiniteOutputException(q.Module + ".weight", bad);
+        WeightQuantizer.Quantize(values, q.QParams, args, WeightQuantizer.ComputeDType(w.DType, q.QParams), codes, q.GIdx);
         var p = q.Module + ".";
         var result = new List<(string, Tensor)>();
         try

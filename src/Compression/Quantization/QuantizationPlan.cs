@@ -66,4 +66,60 @@ public sealed class QuantizationPlan
         }
         return result;
     }
+    /// <summary>
+    /// Refuses, naming <paramref name="where"/> (the recipe and line), a target or ignore entry that matches no module of
+    /// <paramref name="config"/>'s model (with the nearest module names), and a plan that quantizes no linear at all
+    /// (unless it quantizes the kv cache).
+    /// `lm_head` always matches: the module exists even when the embeddings are tied and the checkpoint has no lm_head tensor.
+    /// </summary>
+    public void CheckTargets(LlamaConfig config, string where)
+    {
+        var modules = ModuleTree.Modules(config);
+        foreach (var (kind, target) in Groups.SelectMany(g => g.Targets.Select(t => ("target", t))).Concat(Ignore.Select(t => ("ignore", t))))
+        {
+            if (modules.Any(m => TargetMatcher.MatchName(m.Name, target) || TargetMatcher.MatchClass(m, target))) continue;
+            throw new QuantizationConfigException(
+                $"{where}: {kind} '{target}' matches no module of this {config.ArchitectureName} ({config.NumHiddenLayers} layers); nearest: {string.Join(", ", Nearest(target, modules, 3))} — fix or remove it");
+        }
+        // A kv_cache_scheme alone (no config groups) quantizes the cache, not the linears: a legitimate recipe.
+        var resolved = Resolve(config);
+        if (KvCacheScheme is null && !resolved.Values.Any(s => s.Weights is not null || s.InputActivations is not null))
+            throw new QuantizationConfigException(
+                $"{where}: the recipe quantizes 0 linears of this model (targets {string.Join(", ", Groups.SelectMany(g => g.Targets).Distinct())}; ignore {string.Join(", ", Ignore)}); target some linears (e.g. Linear) or ignore fewer");
+    }
+
+    /// <summary>The <paramref name="count"/> module or class names closest to <paramref name="target"/> by edit distance (layer indices as '*' for a '*' pattern).</summary>
+    public static IReadOnlyList<string> Nearest(string target, IReadOnlyList<ModuleInfo> modules, int count)
+    {
+        var bare = target.StartsWith("re:", StringComparison.Ordinal) ? target[3..] : target;
+        var candidates = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        void Add(string c)
+        {
+            if (c.Length > 0 && seen.Add(c)) candidates.Add(c);
+        }
+        foreach (var m in modules)
+        {
+            var name = m.Name;
+            if (target.Contains('*') && m.LayerIndex >= 0) name = ModuleNames.Layers + ".*" + name[(ModuleNames.Layer(m.LayerIndex).Length)..];
+            Add(name);
+            foreach (var c in m.ClassNames) Add(c);
+        }
+        return candidates.Select((c, i) => (c, i, d: Distance(bare, c))).OrderBy(x => x.d).ThenBy(x => x.i).Take(count).Select(x => x.c).ToArray();
+    }
+
+    private static int Distance(string a, string b)
+    {
+        var prev = new int[b.Length + 1];
+        var cur = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++) prev[j] = j;
+        for (var i = 1; i <= a.Length; i++)
+        {
+            cur[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+                cur[j] = Math.Min(Math.Min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            (prev, cur) = (cur, prev);
+        }
+        return prev[b.Length];
+    }
 }

@@ -37,7 +37,17 @@ public static class RecipeParser
         try { stream.Load(new StringReader(yaml)); }
         catch (YamlException e)
         {
-            throw new RecipeException($"{source}:{e.Start.Line}: not valid YAML ({OneLine(e.InnerException?.Message ?? e.Message)})");
+            // YamlDotNet's marks are 1-based; its message repeats them as "(Line: l, Col: c, Idx: i) - (…): text".
+            // A scanner error ("While scanning …") starts where the construct began and ends where the defect was found.
+            var (line, column) = Where(e, yaml);
+            throw new RecipeException($"{source}:{line}:{column}: not valid YAML ({Reason(e)}); fix the recipe's syntax there");
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet fails this way on some malformed input (a "%" directive inside a flow mapping, a key with an
+            // empty value at column 1) instead of raising a YamlException.
+            var (line, column) = LastToken(yaml);
+            throw new RecipeException($"{source}:{line}:{column}: not valid YAML ({OneLine(e.Message).TrimEnd('.')} after this point); fix the recipe's syntax there");
         }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new RecipeException($"{source}:1: a recipe is a mapping of stages (e.g. quant_stage:) to modifier groups");
@@ -45,7 +55,7 @@ public static class RecipeParser
         var loose = new List<ModifierSpec>();
         foreach (var (k, v) in root.Children)
         {
-            var key = ((YamlScalarNode)k).Value ?? "";
+            var key = KeyOf(k, source);
             if (key.EndsWith("stage", StringComparison.Ordinal)) stages.Add(ReadStage(key, k, v, source));
             else if (key.EndsWith("modifiers", StringComparison.Ordinal)) loose.AddRange(ReadGroup("default_stage", key, v, source));
             else if (key is "version") continue;
@@ -64,7 +74,7 @@ public static class RecipeParser
         var modifiers = new List<ModifierSpec>();
         foreach (var (k, v) in map.Children)
         {
-            var key = ((YamlScalarNode)k).Value ?? "";
+            var key = KeyOf(k, source);
             if (key == "run_type")
             {
                 runType = (v as YamlScalarNode)?.Value;
@@ -84,7 +94,7 @@ public static class RecipeParser
         var list = new List<ModifierSpec>();
         foreach (var (k, v) in map.Children)
         {
-            var type = ((YamlScalarNode)k).Value ?? "";
+            var type = KeyOf(k, source);
             var location = $"{source}:{k.Start.Line}";
             var args = v switch
             {
@@ -101,6 +111,51 @@ public static class RecipeParser
             });
         }
         return list;
+    }
+
+    // The 1-based line and column of a YAML error. A scanner error ("While scanning …") starts where the construct began
+    // and ends where the defect was found; some come without marks (Mark.Empty): then the first tab used as indentation
+    // for a tab error, else the end of the last token the scanner read.
+    private static (long Line, long Column) Where(YamlException e, string yaml)
+    {
+        var message = e.InnerException?.Message ?? e.Message;
+        if (e.Start.Index > 0 || e.End.Index > 0 || e.Start.Line > 1 || e.End.Line > 1)
+            return message.Contains("While scanning", StringComparison.Ordinal) ? (e.End.Line, e.End.Column) : (e.Start.Line, e.Start.Column);
+        var lines = yaml.Split('\n');
+        if (message.Contains("tab", StringComparison.Ordinal))
+            for (var i = 0; i < lines.Length; i++)
+            {
+                var indent = lines[i].Length - lines[i].TrimStart(' ', '\t').Length;
+                var tab = lines[i].IndexOf('\t', StringComparison.Ordinal);
+                if (tab >= 0 && tab < indent) return (i + 1, tab + 1);
+            }
+        return LastToken(yaml);
+    }
+
+    // The end of the last token the scanner reads before it fails (1-based line and column).
+    private static (long Line, long Column) LastToken(string yaml)
+    {
+        var last = (Line: 1L, Column: 1L);
+        try
+        {
+            var scanner = new Scanner(new StringReader(yaml));
+            while (scanner.MoveNext()) last = (scanner.Current!.End.Line, scanner.Current.End.Column);
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
+        {
+        }
+        return last;
+    }
+
+    private static string KeyOf(YamlNode k, string source) =>
+        k is YamlScalarNode { Value: { } v } ? v : throw new RecipeException($"{source}:{k.Start.Line}:{k.Start.Column}: a key must be a plain name, got {RecipeArgs.Describe(k)}; write 'name: value'");
+
+    private static string Reason(YamlException e)
+    {
+        var m = OneLine(e.InnerException?.Message ?? e.Message);
+        var cut = m.IndexOf("): ", StringComparison.Ordinal);
+        if (m.StartsWith("(Line:", StringComparison.Ordinal) && cut > 0) m = m[(cut + 3)..];
+        return m.TrimEnd('.');
     }
 
     private static string OneLine(string s) => s.Replace('\n', ' ').Replace('\r', ' ').Trim();

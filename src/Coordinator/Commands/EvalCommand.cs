@@ -53,6 +53,12 @@ public static class EvalCommand
             using var telemetry = TelemetrySession.Start(parse, inProcess: dashboard.Requested(parse));
             using var live = dashboard.Start(parse, telemetry, Console.Error);
             var dir = parse.GetValue(model)!;
+            // NaN or ±Inf in any weight is refused before any work (every tensor byte read once).
+            if (Directory.Exists(dir) && File.Exists(Path.Combine(dir, Offload.Model.Config.LlamaConfig.FileName)))
+            {
+                Offload.Model.Config.LlamaConfig.Load(Path.Combine(dir, Offload.Model.Config.LlamaConfig.FileName));
+                ModelLoader.CheckFinite(dir);
+            }
             if (runtime.Requested(parse) || clusterRun.Requested(parse))
             {
                 if (CompressedCheckpoint.IsCompressed(dir))

@@ -11,6 +11,7 @@ using Offload.Compression.SpinQuant;
 using Offload.DeviceActors;
 using Offload.Model.Config;
 using Offload.Model.Forward;
+using Offload.Model.Loading;
 using Offload.Model.Naming;
 using Offload.Model.SafeTensors;
 using Offload.Protocol;
@@ -48,6 +49,11 @@ public static class CompressJob
         if (recipe.NeedsCalibration && o.Calibration is null)
             throw new OffloadException("GPTQModifier, static input activations and kv_cache_scheme need calibration data; pass --dataset FILE --samples N");
         var config = LlamaConfig.Load(Path.Combine(o.ModelDir, LlamaConfig.FileName));
+        // The same model checks whatever the method (RTN, GPTQ, rotation only): the checkpoint agrees with config.json,
+        // and no tensor holds NaN or ±Inf (every tensor byte read once) — before the work folder exists.
+        using (var modelCheck = SafetensorsCheckpoint.Open(o.ModelDir)) ModelLoader.Validate(config, modelCheck);
+        if (recipe.Plan is { } targets) targets.CheckTargets(config, recipe.Quantization?.Location is { Length: > 0 } at ? at : "recipe");
+        ModelLoader.CheckFinite(o.ModelDir);
         if (recipe.Plan is { } toCheck) ValidatePlan(toCheck, config, o.ModelDir);
         if (recipe.Rotation is { } rotationToCheck) SpinQuantPlan.CheckSizes(rotationToCheck, config);
         // A budget too small for one layer (plus its forward workspace when calibrating) fails here, before the work
@@ -210,7 +216,16 @@ public static class CompressJob
                 KvCacheScales = plan.KvCacheScheme is null ? null
                     : layer => store.LoadKvCache(layer) ?? throw new OffloadException($"{store.PathOf(layer)}: the k/v scales of layer {layer} are missing; delete {work} and run again"),
             };
-            files = CompressedTensorsWriter.Write(outFull, sourceDir, plan, name => checkpoint.Get(name), Quantized, writerOptions);
+            try
+            {
+                files = CompressedTensorsWriter.Write(outFull, sourceDir, plan, name => checkpoint.Get(name), Quantized, writerOptions);
+            }
+            catch (NonFiniteOutputException e)
+            {
+                // Nothing was written (the writer removes its temporary folder): a failure of the run, exit code 1.
+                var layer = ModuleNames.LayerIndexOf(e.Tensor);
+                throw new LayerFailedException(layer >= 0 ? $"layer {layer}" : "output", "write", e);
+            }
         }
         var writeTime = writeWatch.Elapsed;
         Directory.Delete(work, recursive: true);

@@ -144,8 +144,7 @@ public static class RotationStage
     // config.json of the source with tie_word_embeddings as the rotation left it (false after untying).
     private static void WriteConfig(string sourceDir, string dir, LlamaConfig rotated)
     {
-        var node = JsonNode.Parse(File.ReadAllText(Path.Combine(sourceDir, LlamaConfig.FileName))) as JsonObject
-            ?? throw new CheckpointException($"{sourceDir}/config.json: not a JSON object");
+        var node = LlamaConfig.ReadJsonObject(Path.Combine(sourceDir, LlamaConfig.FileName));
         node["tie_word_embeddings"] = rotated.TieWordEmbeddings;
         DurableFile.WriteAllText(Path.Combine(dir, LlamaConfig.FileName), node.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
     }

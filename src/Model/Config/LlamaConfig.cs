@@ -105,21 +105,102 @@ public sealed record LlamaConfig
     {
         if (Directory.Exists(path)) path = Path.Combine(path, FileName);
         if (!File.Exists(path)) throw new ModelConfigException($"{path}: config.json not found; point --model at a Hugging Face checkpoint folder");
-        return Parse(File.ReadAllText(path), path);
+        return Parse(ReadText(path), path);
+    }
+
+    /// <summary>
+    /// The raw JSON object of a config.json, read by the one strict parser every reader of config.json uses (no comments,
+    /// no trailing commas, valid UTF-8): a defect is a <see cref="ModelConfigException"/> naming the file, line and column.
+    /// </summary>
+    public static JsonObject ReadJsonObject(string path)
+    {
+        if (Directory.Exists(path)) path = Path.Combine(path, FileName);
+        if (!File.Exists(path)) throw new ModelConfigException($"{path}: config.json not found; point --model at a Hugging Face checkpoint folder");
+        var text = ReadText(path);
+        using var doc = ParseStrict(text, path);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelConfigException($"{path}: must be a JSON object of model settings");
+        return JsonObject.Create(doc.RootElement.Clone())!;
+    }
+
+    // config.json as strict UTF-8 text (invalid bytes are named, not replaced).
+    private static string ReadText(string path)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelConfigException($"{path}: cannot be read ({e.Message.Split('\n')[0].TrimEnd('.')}); check the file's permissions");
+        }
+        try
+        {
+            var span = bytes.AsSpan();
+            if (span.StartsWith("\uFEFF"u8)) span = span[3..];
+            return new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(span);
+        }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            throw new ModelConfigException($"{path}: not valid UTF-8 (at byte {e.Index}); config.json must be UTF-8 JSON text — fix or regenerate it");
+        }
+    }
+
+    /// <summary>
+    /// Parses config.json text strictly (System.Text.Json's defaults: no comments, no trailing commas); an error names
+    /// <paramref name="source"/> with the 1-based line and column.
+    /// </summary>
+    public static JsonDocument ParseStrict(string json, string source = FileName)
+    {
+        try
+        {
+            return JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 64 });
+        }
+        catch (JsonException ex)
+        {
+            var (line, column) = Position(json, ex.LineNumber, ex.BytePositionInLine);
+            throw new ModelConfigException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{source}:{line}:{column}: not valid JSON ({Reason(ex)}); config.json must be strict JSON (no comments, no trailing commas) — fix or regenerate it"));
+        }
+    }
+
+    // System.Text.Json reports a 0-based line and a 0-based UTF-8 byte offset in it: 1-based line and character column.
+    private static (long Line, long Column) Position(string json, long? lineNumber, long? bytePosition)
+    {
+        var line = lineNumber ?? 0;
+        var bytes = bytePosition ?? 0;
+        var start = 0;
+        for (var l = 0L; l < line; l++)
+        {
+            var nl = json.IndexOf('\n', start);
+            if (nl < 0) break;
+            start = nl + 1;
+        }
+        var end = json.IndexOf('\n', start);
+        var text = end < 0 ? json[start..] : json[start..end];
+        long column = 0, seen = 0;
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (seen >= bytes) break;
+            seen += rune.Utf8SequenceLength;
+            column++;
+        }
+        return (line + 1, column + 1);
+    }
+
+    private static string Reason(JsonException ex)
+    {
+        var m = ex.Message;
+        if (m.Contains("trailing comma", StringComparison.OrdinalIgnoreCase)) return "a trailing comma";
+        if (m.Contains("comment", StringComparison.OrdinalIgnoreCase) || m.Contains("'/' is invalid", StringComparison.Ordinal)) return "a comment";
+        if (m.Contains("end of data", StringComparison.OrdinalIgnoreCase) || m.Contains("Expected depth to be zero", StringComparison.Ordinal)) return "the text ends early";
+        var cut = m.IndexOf(" Path:", StringComparison.Ordinal);
+        if (cut < 0) cut = m.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        var reason = (cut < 0 ? m : m[..cut]).ReplaceLineEndings(" ").Trim().TrimEnd('.');
+        return reason.Replace("Change the reader options", "", StringComparison.Ordinal).Trim().TrimEnd('.');
     }
 
     /// <summary>Parses and validates config.json text; <paramref name="source"/> names it in error messages.</summary>
     public static LlamaConfig Parse(string json, string source = FileName)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-        }
-        catch (JsonException ex)
-        {
-            throw new ModelConfigException($"{source}: not valid JSON ({ex.Message.Split('\n')[0].TrimEnd('.')}); fix or regenerate config.json");
-        }
+        var doc = ParseStrict(json, source);
         using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelConfigException($"{source}: must be a JSON object of model settings");
@@ -146,6 +227,8 @@ public sealed record LlamaConfig
                     throw new ModelConfigException($"{source}: use_sliding_window true is not supported for Qwen3ForCausalLM (only full causal attention); set it to false"),
                 _ => null,
             };
+            if (!r.Has("head_dim") && defaults.HeadDim is null && hidden % heads != 0)
+                throw new ModelConfigException($"{source}: hidden_size {hidden} is not divisible by num_attention_heads {heads}; fix config.json (or give head_dim)");
             var config = new LlamaConfig
             {
                 Architecture = arch,

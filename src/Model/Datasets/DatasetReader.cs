@@ -36,11 +36,20 @@ public static class DatasetReader
             if (sink.Full) break;
             var info = new FileInfo(file);
             if (info.Length == 0) throw new DatasetException($"{file}: empty file; pass a dataset with records (plain text, JSON lines or Parquet)");
-            if (IsParquet(file)) formats.Add("Parquet " + ReadParquetAsync(file, sink).GetAwaiter().GetResult());
-            else if (IsJsonLines(file)) formats.Add("JSON lines " + ReadJsonLines(file, sink));
+            if (IsParquet(file))
+            {
+                formats.Add("Parquet " + ReadParquetAsync(file, sink).GetAwaiter().GetResult());
+                continue;
+            }
+            // Everything else claims to be text: strict UTF-8 without NUL bytes, then by its first character a JSON
+            // array of records, JSON lines, or plain text.
+            var text = TextFile.Read(file, "--dataset", m => new DatasetException(m));
+            var first = FirstNonBlank(text);
+            if (first == '[') formats.Add("JSON array " + ReadJsonArray(file, text, sink));
+            else if (first == '{' || file.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) formats.Add("JSON lines " + ReadJsonLines(file, text, sink));
             else
             {
-                ReadPlainText(file, sink);
+                ReadPlainText(file, text, sink);
                 formats.Add("plain text");
             }
         }
@@ -96,33 +105,53 @@ public static class DatasetReader
         return f.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("PAR1"u8);
     }
 
-    private static bool IsJsonLines(string file)
+    private static char FirstNonBlank(string text)
     {
-        if (file.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return true;
-        using var reader = new StreamReader(file);
-        int c;
-        while ((c = reader.Read()) >= 0)
-        {
-            if (char.IsWhiteSpace((char)c) || c == '\uFEFF') continue;
-            return c == '{';
-        }
-        return false;
+        foreach (var c in text)
+            if (!char.IsWhiteSpace(c) && c != '\uFEFF') return c;
+        return '\0';
     }
 
-    private static void ReadPlainText(string file, Sink sink)
+    private static void ReadPlainText(string file, string text, Sink sink)
     {
-        foreach (var part in EvalProtocol.SplitParts(File.ReadAllText(file)))
+        foreach (var part in EvalProtocol.SplitParts(text))
         {
             if (sink.Full) return;
-            sink.AddText(part);
+            sink.AddText(part, file);
         }
     }
 
-    private static string ReadJsonLines(string file, Sink sink)
+    // A JSON array of records, as `datasets`' to_json(lines=False) writes it: [{"text": ...}, {"input_ids": [...]}, ...].
+    private static string ReadJsonArray(string file, string text, Sink sink)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(text); }
+        catch (JsonException e)
+        {
+            throw new DatasetException(string.Create(CultureInfo.InvariantCulture,
+                $"{file}:{(e.LineNumber ?? 0) + 1}: not a valid JSON array ({e.Message.Split('.')[0]}); write a JSON array of {{\"text\": ...}} / {{\"input_ids\": [...]}} records or one record per line (JSON lines)"));
+        }
+        var kinds = new SortedSet<string>(StringComparer.Ordinal);
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Array)
+                throw new DatasetException($"{file}: starts with '[' but is not a JSON array; write a JSON array of records or JSON lines");
+            var i = 0;
+            foreach (var element in doc.RootElement.EnumerateArray())
+            {
+                if (sink.Full) break;
+                AddRecord(element, string.Create(CultureInfo.InvariantCulture, $"{file}: record {i} (from 0)"), sink, kinds);
+                i++;
+            }
+        }
+        return string.Join("+", kinds);
+    }
+
+    private static string ReadJsonLines(string file, string text, Sink sink)
     {
         var kinds = new SortedSet<string>(StringComparer.Ordinal);
         var lineNo = 0;
-        foreach (var raw in File.ReadLines(file))
+        foreach (var raw in text.Split('\n'))
         {
             lineNo++;
             if (sink.Full) break;
@@ -131,39 +160,54 @@ public static class DatasetReader
             JsonDocument doc;
             try { doc = JsonDocument.Parse(line); }
             catch (JsonException e) { throw new DatasetException($"{file}:{lineNo}: not a JSON object ({e.Message.Split('.')[0]}); write one {{\"text\": ...}} or {{\"input_ids\": [...]}} per line"); }
-            using (doc)
-            {
-                var root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object)
-                    throw new DatasetException($"{file}:{lineNo}: expected a JSON object with \"text\" or \"input_ids\"");
-                if (root.TryGetProperty("input_ids", out var ids))
-                {
-                    if (ids.ValueKind != JsonValueKind.Array) throw new DatasetException($"{file}:{lineNo}: \"input_ids\" must be an array of token ids");
-                    var record = new int[ids.GetArrayLength()];
-                    var i = 0;
-                    foreach (var id in ids.EnumerateArray())
-                    {
-                        if (id.ValueKind != JsonValueKind.Number || !id.TryGetInt32(out var v) || v < 0 || v >= sink.VocabSize)
-                            throw new DatasetException($"{file}:{lineNo}: token id {id.GetRawText()} is not in [0, {sink.VocabSize}) (the model's vocab_size); pass ids made by the model's tokenizer");
-                        record[i++] = v;
-                    }
-                    sink.AddIds(record);
-                    kinds.Add("input_ids");
-                }
-                else if (root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
-                {
-                    var text = t.GetString()!;
-                    if (!string.IsNullOrWhiteSpace(text)) sink.AddText(text);
-                    kinds.Add("text");
-                }
-                else
-                {
-                    throw new DatasetException($"{file}:{lineNo}: the object has neither a \"text\" string nor \"input_ids\"");
-                }
-            }
+            using (doc) AddRecord(doc.RootElement, $"{file}:{lineNo}", sink, kinds);
         }
         return string.Join("+", kinds);
     }
+
+    // One JSON record: {"input_ids": [ids]} taken as they are (each id checked against the vocabulary) or {"text": "..."} encoded.
+    private static void AddRecord(JsonElement root, string where, Sink sink, SortedSet<string> kinds)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new DatasetException($"{where}: expected a JSON object with \"text\" or \"input_ids\", got {Kind(root)}");
+        if (root.TryGetProperty("input_ids", out var ids))
+        {
+            if (ids.ValueKind != JsonValueKind.Array) throw new DatasetException($"{where}: \"input_ids\" must be an array of token ids");
+            var record = new int[ids.GetArrayLength()];
+            var i = 0;
+            foreach (var id in ids.EnumerateArray())
+            {
+                if (id.ValueKind != JsonValueKind.Number || !id.TryGetInt32(out var v) || v < 0 || v >= sink.VocabSize)
+                    throw new DatasetException($"{where}: token id {Shorten(id.GetRawText())} is not in [0, {sink.VocabSize}) (the model's vocab_size); pass ids made by the model's tokenizer");
+                record[i++] = v;
+            }
+            sink.AddIds(record);
+            kinds.Add("input_ids");
+        }
+        else if (root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+        {
+            var text = t.GetString()!;
+            if (text.Contains('\0', StringComparison.Ordinal))
+                throw new DatasetException($"{where}: \"text\" holds a NUL character; this is binary data, not text");
+            if (!string.IsNullOrWhiteSpace(text)) sink.AddText(text, where);
+            kinds.Add("text");
+        }
+        else
+        {
+            throw new DatasetException($"{where}: the object has neither a \"text\" string nor \"input_ids\"");
+        }
+    }
+
+    private static string Kind(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        _ => "null",
+    };
+
+    private static string Shorten(string s) => s.Length <= 40 ? s : s[..40] + "…";
 
     private static async Task<string> ReadParquetAsync(string file, Sink sink)
     {
@@ -237,7 +281,7 @@ public static class DatasetReader
             {
                 if (sink.Full) return;
                 if (v is null) throw new DatasetException(string.Create(CultureInfo.InvariantCulture, $"{file}: row {row} (from 0): \"text\" is null; drop the row or fill it"));
-                if (!string.IsNullOrWhiteSpace(v)) sink.AddText(v);
+                if (!string.IsNullOrWhiteSpace(v)) sink.AddText(v, string.Create(CultureInfo.InvariantCulture, $"{file}: row {row} (from 0)"));
                 row++;
             }
         }
@@ -313,10 +357,15 @@ public static class DatasetReader
 
         public bool Full => Tokens >= stopAfterTokens;
 
-        public void AddText(string text)
+        public void AddText(string text, string where)
         {
             _tokenizer ??= tokenizerFactory();
-            AddIds(_tokenizer.Encode(text, bos: true, eos: false));
+            var ids = _tokenizer.Encode(text, bos: true, eos: false);
+            foreach (var id in ids)
+                if ((uint)id >= (uint)vocabSize)
+                    throw new DatasetException(string.Create(CultureInfo.InvariantCulture,
+                        $"{where}: the tokenizer made token id {id}, outside [0, {vocabSize}) (the model's vocab_size); use the model's own tokenizer"));
+            AddIds(ids);
         }
 
         public void AddIds(int[] ids)

@@ -46,8 +46,8 @@ public static class EvalProtocol
     /// <summary>The token stream of a UTF-8 text file.</summary>
     public static int[] TokenStreamOfFile(string path, ITokenizer tokenizer)
     {
-        if (!File.Exists(path)) throw new EvaluationException($"{path}: text file not found; pass --text with a UTF-8 file");
-        return TokenStream(File.ReadAllText(path), tokenizer);
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new EvaluationException($"{path}: text file not found; pass --text with a UTF-8 file");
+        return TokenStream(Datasets.TextFile.Read(path, "--text", m => new EvaluationException(m)), tokenizer);
     }
 
     /// <summary>Number of whole windows in a stream.</summary>

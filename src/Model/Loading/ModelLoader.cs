@@ -36,10 +36,21 @@ public static class ModelLoader
         }
     }
 
-    /// <summary>Checks that the checkpoint holds every parameter the config implies, with the right shape and a readable dtype.</summary>
+    /// <summary>
+    /// Checks that the checkpoint agrees with the config, whatever the job: every parameter the config implies is there
+    /// with the right shape and a readable float dtype, the embedding has vocab_size rows, and every tensor the config
+    /// does not explain (a layer index ≥ num_hidden_layers, an unknown name) is refused by name rather than dropped.
+    /// Tolerated, as transformers does: lm_head.weight of a tied model (same shape as the embedding) and rotary
+    /// inv_freq buffers.
+    /// </summary>
     public static void Validate(LlamaConfig config, SafetensorsCheckpoint checkpoint)
     {
-        foreach (var spec in ModuleTree.Parameters(config))
+        var embed = ModuleNames.Weight(ModuleNames.EmbedTokens);
+        if (checkpoint.Contains(embed) && checkpoint.Descriptor(embed).Shape is [var rows, var cols] && cols == config.HiddenSize && rows != config.VocabSize)
+            throw new CheckpointException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{FileOf(checkpoint, embed)}: '{embed}' has {rows} rows but config.json's vocab_size is {config.VocabSize}; set vocab_size to {rows} in config.json or re-export the checkpoint"));
+        var specs = ModuleTree.Parameters(config);
+        foreach (var spec in specs)
         {
             if (!checkpoint.Contains(spec.Name))
                 throw new CheckpointException($"{checkpoint.Directory}: missing tensor '{spec.Name}' {spec.ShapeText} that config.json requires ({config.NumHiddenLayers} layers, hidden {config.HiddenSize}); re-export the checkpoint or fix config.json");
@@ -50,6 +61,34 @@ public static class ModelLoader
             if (!DecoderLayerWeights.IsReadable(d.DType))
                 throw new CheckpointException($"{file}: tensor '{spec.Name}' has dtype {d.DType.ToSafetensorsName()}, which the forward pass cannot read (supported: F32, F16, BF16); dequantize the checkpoint first");
         }
+        var expected = new HashSet<string>(specs.Select(s => s.Name), StringComparer.Ordinal);
+        foreach (var name in checkpoint.Names.Order(StringComparer.Ordinal))
+        {
+            if (expected.Contains(name) || name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal)) continue;
+            var file = FileOf(checkpoint, name);
+            var lmHead = ModuleNames.Weight(ModuleNames.LmHead);
+            if (name == lmHead && config.TieWordEmbeddings)
+            {
+                var d = checkpoint.Descriptor(name);
+                if (d.Shape is [var r, var c] && r == config.VocabSize && c == config.HiddenSize && DecoderLayerWeights.IsReadable(d.DType)) continue;
+                throw new CheckpointException($"{file}: tensor '{name}' has shape [{string.Join(", ", d.Shape)}] {d.DType.ToSafetensorsName()} but config.json ties it to the embedding [{config.VocabSize}, {config.HiddenSize}]; fix config.json or re-export the checkpoint");
+            }
+            var layer = ModuleNames.LayerIndexOf(name);
+            if (layer >= config.NumHiddenLayers)
+                throw new CheckpointException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{file}: tensor '{name}' belongs to layer {layer}, but config.json has num_hidden_layers {config.NumHiddenLayers} (layers 0..{config.NumHiddenLayers - 1}); fix num_hidden_layers or re-export the checkpoint"));
+            throw new CheckpointException($"{file}: tensor '{name}' is not a parameter of {config.ArchitectureName} as config.json describes it; remove it, fix config.json (biases, q/k norms, tie_word_embeddings) or re-export the checkpoint");
+        }
+    }
+
+    /// <summary>
+    /// Refuses a checkpoint holding NaN or ±Inf in any float tensor (one line naming the tensor and the count); see
+    /// <see cref="NonFiniteScan"/>. Reads every tensor byte once.
+    /// </summary>
+    public static void CheckFinite(string dir)
+    {
+        if (!Directory.Exists(dir)) throw new CheckpointException($"{dir}: model folder not found; pass --model with a folder holding config.json and model.safetensors");
+        NonFiniteScan.Check(dir);
     }
 
     /// <summary>
