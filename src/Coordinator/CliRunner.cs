@@ -33,6 +33,7 @@ public static class CliRunner
         // stopping anywhere leaves no partial output in place.
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ =>
         {
+            RunInterruptCleanups();
             Console.Error.WriteLine("offload: interrupted");
             Console.Error.Flush();
         });
@@ -44,6 +45,48 @@ public static class CliRunner
         catch (Exception ex)
         {
             return Report(ex);
+        }
+    }
+
+    private static readonly List<Action> s_interruptCleanups = [];
+
+    /// <summary>
+    /// Registers <paramref name="cleanup"/> to run when Ctrl+C ends the process (removing a temporary output folder:
+    /// no catch or finally runs then) until the returned handle is disposed.
+    /// </summary>
+    public static IDisposable OnInterrupt(Action cleanup)
+    {
+        lock (s_interruptCleanups) s_interruptCleanups.Add(cleanup);
+        return new Registration(cleanup);
+    }
+
+    private static void RunInterruptCleanups()
+    {
+        Action[] all;
+        lock (s_interruptCleanups) all = [.. s_interruptCleanups];
+        foreach (var cleanup in all)
+        {
+            // The run's threads may still be writing into the folder being removed: a few tries.
+            for (var attempt = 0; attempt < 3; attempt++)
+            {
+                try
+                {
+                    cleanup();
+                    break;
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    Thread.Sleep(20);
+                }
+            }
+        }
+    }
+
+    private sealed class Registration(Action cleanup) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (s_interruptCleanups) s_interruptCleanups.Remove(cleanup);
         }
     }
 
@@ -66,7 +109,8 @@ public static class CliRunner
                 Console.Error.WriteLine($"offload: {OneLine(ex.Message)}");
                 return RunFailure;
             default:
-                Console.Error.WriteLine($"offload: {ex.GetType().Name}: {OneLine(ex.Message)}");
+                // Never the .NET type name: what happened, where, and the fix (disk full: free space, then --resume).
+                Console.Error.WriteLine($"offload: {ErrorText.Describe(ex)}");
                 return RunFailure;
         }
     }

@@ -205,5 +205,5 @@ internal sealed class JobCoordinator : ReceivePersistentActor
         Fail(new JobException($"{_journal?.Dir ?? "journal"}: could not record the job's progress ({cause.Message.Split('\n')[0]}); free space or check the folder, then --resume"));
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null) =>
-        Fail(new JobException($"{_journal?.Dir ?? "journal"}: the job's record could not be read ({reason.Message.Split('\n')[0]}); delete the output folder to start afresh"));
+        Fail(new JournalDamagedException($"{_journal?.Dir ?? "journal"}: the job's record could not be read ({reason.Message.Split('\n')[0]}); delete the output folder to start afresh"));
 }

@@ -4,3 +4,6 @@ namespace Offload.Coordinator.Job;
 
 /// <summary>A job or journal error the user can fix (a foreign journal, an output folder in use): one line.</summary>
 public sealed class JobException(string message) : OffloadException(message);
+
+/// <summary>A journal file (outputs, manifest, event record) is damaged or missing: a compress run redoes its calibration; elsewhere the message names the fix.</summary>
+public sealed class JournalDamagedException(string message) : OffloadException(message);
