@@ -186,21 +186,16 @@ public static class CompressJob
         if (recipe.NeedsCalibration)
         {
             var sw = Stopwatch.StartNew();
-            // A committed layer's GPTQ results that are damaged cannot be redone alone (the journal keeps only the
-            // last layer's outputs): the calibration starts again. A file cut short before its checksum belongs to
-            // the layer that was running (not committed) and is simply redone.
+            // A layer's GPTQ results that are damaged (or lack their checksum) cannot be redone alone: the journal keeps
+            // only the last committed layer's outputs. The calibration starts again (the rotation is kept).
             if (Directory.Exists(gptqDir))
             {
                 var store = new LayerResultStore(gptqDir);
-                var damaged = Enumerable.Range(0, config.NumHiddenLayers).Select(l => (Layer: l, Problem: store.Problem(l))).Where(x => x.Problem is not null).ToList();
-                if (damaged.FirstOrDefault(x => x.Problem!.StartsWith("damaged", StringComparison.Ordinal)) is { Problem: not null } bad)
+                var bad = Enumerable.Range(0, config.NumHiddenLayers).Select(l => (Layer: l, Problem: store.Problem(l))).FirstOrDefault(x => x.Problem is not null);
+                if (bad.Problem is not null)
                 {
                     log?.WriteLine($"{store.PathOf(bad.Layer)}: {bad.Problem}: the calibration is redone from layer 0");
                     RestartCalibration(work);
-                }
-                else
-                {
-                    foreach (var (layer, _) in damaged) File.Delete(store.PathOf(layer));
                 }
             }
             var modifier = new GptqModifier(plan, recipe.Gptq, gptqDir, keepResults: false, recipe.Method);
@@ -317,6 +312,9 @@ public static class CompressJob
 
     private static void RestartCalibration(string work)
     {
+        // The event database's pooled connections still point at the file being removed: a new journal there would
+        // reuse them (the tables of the old file, the rows of none).
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         foreach (var stale in new[] { Path.Combine(work, "calib"), Path.Combine(work, "gptq") })
             if (Directory.Exists(stale)) Directory.Delete(stale, recursive: true);
     }
