@@ -45,6 +45,10 @@ public sealed class JobJournal
                 throw new JobException($"{dir}: a journal of an earlier job is there; pass --resume to continue it or choose another --out");
             if (WorkChecksum.Problem(manifest) is { } problem)
                 throw new JournalDamagedException($"{manifest}: {problem}; delete {outDir} or choose another --out to start afresh");
+            // The event record (SQLite): a file that is not a database fails here at once, not after the recovery's timeout.
+            var events = Path.Combine(dir, LayerwiseEvalJob.EventsFile);
+            if (File.Exists(events) && new FileInfo(events).Length > 0 && !IsSqlite(events))
+                throw new JournalDamagedException($"{events}: damaged (not an SQLite database); delete {outDir} or choose another --out to start afresh");
             var json = ReadJson(manifest);
             var stored = new JobFingerprint(Str(json, "model", manifest), Str(json, "job", manifest), Str(json, "code", manifest));
             var diff = stored.FirstDifference(fingerprint);
@@ -162,6 +166,13 @@ public sealed class JobJournal
             hash.AppendData(buffer);
             inner.Write(buffer);
         }
+    }
+
+    private static bool IsSqlite(string path)
+    {
+        Span<byte> magic = stackalloc byte[16];
+        using var f = File.OpenRead(path);
+        return f.Read(magic) == 16 && magic.SequenceEqual("SQLite format 3\0"u8);
     }
 
     private static string BatchName(int b) => string.Create(CultureInfo.InvariantCulture, $"batch.{b:D6}");
