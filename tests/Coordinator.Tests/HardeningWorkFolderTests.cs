@@ -259,6 +259,7 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
         var first = CliHarness.Run(Rtn(_models, outDir));
         Assert.Equal(CliRunner.UsageError, first.Code);
         Assert.Contains("continue it with --resume, or delete it", OneOffloadLine(first.Err));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(outDir + ".offload-work")); // refused: left as it was, no lock file added
         var second = CliHarness.Run(Rtn(_models, outDir));
         Assert.Contains("continue it with --resume, or delete it", OneOffloadLine(second.Err));
         Directory.Delete(outDir + ".offload-work", recursive: true);

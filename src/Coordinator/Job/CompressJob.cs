@@ -81,9 +81,15 @@ public static class CompressJob
         {
             if (Directory.Exists(work))
             {
+                var lockFile = Path.Combine(work, WorkFolderLock.FileName);
+                var hadLock = File.Exists(lockFile);
                 held = WorkFolderLock.Acquire(work);
                 if (!o.Resume)
+                {
+                    // Refused: the folder is left as it was (no lock file added to it).
+                    if (!hadLock) File.Delete(lockFile);
                     throw new OffloadException($"{work}: the work folder of an earlier run exists; continue it with --resume, or delete it to start over");
+                }
             }
             var identity = JobIdentity(o);
             var jobFile = Path.Combine(work, JobFile);
