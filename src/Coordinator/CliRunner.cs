@@ -105,7 +105,7 @@ public static class CliRunner
             case FileNotFoundException or DirectoryNotFoundException or FormatException or InvalidDataException:
                 Console.Error.WriteLine($"offload: {OneLine(ex.Message)}");
                 return UsageError;
-            case Job.LayerFailedException:
+            case Job.LayerFailedException or Job.JobRunFailedException:
                 Console.Error.WriteLine($"offload: {OneLine(ex.Message)}");
                 return RunFailure;
             default:

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Offload.Coordinator.Job;
 using Offload.Model.Synthetic;
@@ -247,6 +248,66 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
         {
             if (!child.HasExited) child.Kill();
         }
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    [Fact]
+    public void Ctrl_c_inside_the_write_exits_130_and_removes_the_temporary_output_folder()
+    {
+        using var temp = new TempDir();
+        var baseline = temp.Sub("baseline");
+        Assert.Equal(0, CliHarness.Run(Rtn(_models, baseline)).Code);
+        var outDir = temp.Sub("out");
+        var psi = OffloadChild.StartInfo();
+        foreach (var a in Rtn(_models, outDir)) psi.ArgumentList.Add(a);
+        psi.Environment[JobKillSwitch.StopVariable] = "write:layer:1";
+        using var child = Process.Start(psi)!;
+        try
+        {
+            var stdout = child.StandardOutput.ReadToEndAsync();
+            string? line;
+            while ((line = child.StandardError.ReadLine()) is not null && !line.StartsWith("stopping at", StringComparison.Ordinal))
+            {
+            }
+            Assert.True(line is not null, "the child ended before reaching the write");
+            Assert.Single(Directory.GetDirectories(temp.Path, "out.tmp-*"));
+            // SIGINT stays pending while the process is stopped; SIGCONT delivers it in the middle of the write.
+            Assert.Equal(0, Kill(child.Id, 2));
+            Assert.Equal(0, Kill(child.Id, 18));
+            var rest = child.StandardError.ReadToEnd();
+            Assert.True(child.WaitForExit(TimeSpan.FromSeconds(30)));
+            Assert.Equal(CliRunner.Interrupted, child.ExitCode);
+            Assert.Equal("offload: interrupted", OneOffloadLine(rest));
+            Assert.Empty(Directory.GetDirectories(temp.Path, "out.tmp-*"));
+            _ = stdout;
+        }
+        finally
+        {
+            if (!child.HasExited) child.Kill();
+        }
+        // What is left is the resumable work folder (or, had the rename won the race, the complete output).
+        if (!Directory.Exists(outDir))
+        {
+            var resumed = CliHarness.Run(Rtn(_models, outDir, "--resume"));
+            Assert.True(resumed.Code == 0, resumed.Err);
+        }
+        Assert.False(Directory.Exists(outDir + ".offload-work"));
+        AssertSameFiles(baseline, outDir);
+    }
+
+    [Fact]
+    public void A_failure_inside_the_write_exits_1_with_one_line_and_leaves_nothing()
+    {
+        using var temp = new TempDir();
+        var outDir = temp.Sub("out");
+        var (rc, _, err) = OffloadChild.Run(Rtn(_models, outDir), new Dictionary<string, string> { [JobKillSwitch.FailVariable] = "write:layer:1" });
+        Assert.Equal(CliRunner.RunFailure, rc);
+        Assert.Equal("offload: internal error: injected failure at write:layer:1 (OFFLOAD_TEST_FAIL_AT); continue with --resume, and report it if it happens again",
+            OneOffloadLine(err));
+        // An RTN run has nothing to resume before its write: no work folder, no output, no temporary folder.
+        Assert.Empty(Directory.EnumerateFileSystemEntries(temp.Path));
     }
 
     [Fact]
