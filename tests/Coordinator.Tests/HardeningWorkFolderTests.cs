@@ -174,6 +174,12 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
         new("recipe and scheme together", (m, d) =>
             ["compress", "--model", m.Model, "--scheme", "W4A16", "--recipe", WriteFile(Path.Combine(d, "r.yaml")), "--out", Path.Combine(d, "out")],
             ["give --recipe or --scheme, not both"]),
+        new("plan a recipe for a compressed model", (m, d) =>
+            {
+                var recipe = WriteFile(Path.Combine(d, "r.yaml"), "quant_stage:\n  quant_modifiers:\n    SpinQuantModifier: {rotations: [R1]}\n");
+                return ["plan", "--model", m.Compressed, "--recipe", recipe];
+            },
+            ["compressed: already compressed (config.json has a quantization_config", "pass the original unquantized model as --model"]),
         new("eval out is an existing file", (m, d) => Eval(m, WriteFile(Path.Combine(d, "out"))), ["/out: --out names an existing file"]),
         new("eval out under a file", (m, d) => Eval(m, Path.Combine(WriteFile(Path.Combine(d, "plain")), "out")), ["plain is a file, not a folder", "choose another --out"]),
         new("eval out under /proc", (m, _) => Eval(m, "/proc/offload-hardening/eval"), ["/proc/offload-hardening/eval: --out", "choose another --out"]),
