@@ -256,6 +256,44 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
         }
     }
 
+    [Fact]
+    public void A_second_eval_on_a_held_out_folder_is_refused_naming_the_holder()
+    {
+        using var temp = new TempDir();
+        var outDir = temp.Sub("eval");
+        var psi = OffloadChild.StartInfo();
+        foreach (var a in Eval(_models, outDir)) psi.ArgumentList.Add(a);
+        psi.Environment[JobKillSwitch.StopVariable] = "layer:0:after";
+        using var child = Process.Start(psi)!;
+        try
+        {
+            var stdout = child.StandardOutput.ReadToEndAsync();
+            string? line;
+            while ((line = child.StandardError.ReadLine()) is not null && !line.StartsWith("stopping at", StringComparison.Ordinal))
+            {
+            }
+            Assert.True(line is not null, "the child ended before layer 0");
+            foreach (var resume in new[] { false, true })
+            {
+                var (code, _, err) = CliHarness.Run(resume ? [.. Eval(_models, outDir), "--resume"] : Eval(_models, outDir));
+                Assert.True(code == CliRunner.UsageError, err);
+                Assert.Equal($"offload: {Path.Combine(outDir, "journal")}: another offload run (pid {child.Id} on host {Environment.MachineName}) is using this work folder; wait for it to end or stop it",
+                    OneOffloadLine(err));
+            }
+            child.Kill();
+            Assert.True(child.WaitForExit(TimeSpan.FromSeconds(30)));
+            _ = stdout;
+        }
+        finally
+        {
+            if (!child.HasExited) child.Kill();
+        }
+        // The holder is gone (kill -9): --resume goes ahead and finishes.
+        var resumed = CliHarness.Run([.. Eval(_models, outDir), "--resume"]);
+        Assert.True(resumed.Code == 0, resumed.Err);
+        Assert.True(File.Exists(Path.Combine(outDir, LayerwiseEvalJob.ResultFolder, LayerwiseEvalJob.ResultFile)));
+    }
+
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
 
