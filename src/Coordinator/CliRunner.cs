@@ -31,11 +31,19 @@ public static class CliRunner
         // 130 (128 + SIGINT). (Environment.Exit from the handler would wait for the handler itself.) Everything a run
         // writes goes through a temporary folder renamed at the end, and the layer-wise journal is durable per layer, so
         // stopping anywhere leaves no partial output in place.
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ =>
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
         {
-            RunInterruptCleanups();
+            var cleaned = RunInterruptCleanups();
             Console.Error.WriteLine("offload: interrupted");
             Console.Error.Flush();
+            if (cleaned && OperatingSystem.IsLinux())
+            {
+                // A temporary folder was just removed under a running writer: end now, by the signal (exit 130), before
+                // that writer's failure could race the runtime's own shutdown.
+                _ = SetSignal(SigInt, IntPtr.Zero);
+                _ = Kill(Environment.ProcessId, SigInt);
+                Thread.Sleep(Timeout.Infinite);
+            }
         });
         try
         {
@@ -60,7 +68,16 @@ public static class CliRunner
         return new Registration(cleanup);
     }
 
-    private static void RunInterruptCleanups()
+    private const int SigInt = 2;
+
+    [DllImport("libc", EntryPoint = "signal", SetLastError = true)]
+    private static extern IntPtr SetSignal(int signal, IntPtr handler);
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    /// <summary>Runs the registered cleanups; true when there were any.</summary>
+    private static bool RunInterruptCleanups()
     {
         Action[] all;
         lock (s_interruptCleanups) all = [.. s_interruptCleanups];
@@ -80,6 +97,7 @@ public static class CliRunner
                 }
             }
         }
+        return all.Length > 0;
     }
 
     private sealed class Registration(Action cleanup) : IDisposable

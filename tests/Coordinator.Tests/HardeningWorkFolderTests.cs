@@ -224,6 +224,7 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
             {
             }
             Assert.True(line is not null, "the child ended before reaching the write");
+            WaitStopped(child.Id);
             var work = outDir + ".offload-work";
             Assert.Single(Directory.GetDirectories(temp.Path, "out.tmp-*"));
 
@@ -273,6 +274,7 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
             {
             }
             Assert.True(line is not null, "the child ended before layer 0");
+            WaitStopped(child.Id);
             foreach (var resume in new[] { false, true })
             {
                 var (code, _, err) = CliHarness.Run(resume ? [.. Eval(_models, outDir), "--resume"] : Eval(_models, outDir));
@@ -298,7 +300,7 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
     private static extern int Kill(int pid, int signal);
 
     [Fact]
-    public void Ctrl_c_inside_the_write_exits_130_and_removes_the_temporary_output_folder()
+    public async Task Ctrl_c_inside_the_write_exits_130_and_removes_the_temporary_output_folder()
     {
         using var temp = new TempDir();
         var baseline = temp.Sub("baseline");
@@ -317,13 +319,15 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
             }
             Assert.True(line is not null, "the child ended before reaching the write");
             Assert.Single(Directory.GetDirectories(temp.Path, "out.tmp-*"));
-            // SIGINT stays pending while the process is stopped; SIGCONT delivers it in the middle of the write.
+            // SIGINT stays pending while the process is stopped; SIGCONT delivers it in the middle of the write. (The
+            // child prints its line before it stops itself: wait until it is stopped, or SIGCONT could come first.)
+            WaitStopped(child.Id);
             Assert.Equal(0, Kill(child.Id, 2));
             Assert.Equal(0, Kill(child.Id, 18));
-            var rest = child.StandardError.ReadToEnd();
-            Assert.True(child.WaitForExit(TimeSpan.FromSeconds(30)));
+            var rest = child.StandardError.ReadToEndAsync();
+            Assert.True(child.WaitForExit(TimeSpan.FromSeconds(30)), "offload did not end within 30 s of SIGINT");
             Assert.Equal(CliRunner.Interrupted, child.ExitCode);
-            Assert.Equal("offload: interrupted", OneOffloadLine(rest));
+            Assert.Equal("offload: interrupted", OneOffloadLine(await rest.WaitAsync(TimeSpan.FromSeconds(10))));
             Assert.Empty(Directory.GetDirectories(temp.Path, "out.tmp-*"));
             _ = stdout;
         }
@@ -339,6 +343,19 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
         }
         Assert.False(Directory.Exists(outDir + ".offload-work"));
         AssertSameFiles(baseline, outDir);
+    }
+
+    /// <summary>Waits until process <paramref name="pid"/> is stopped (state T in /proc/PID/stat).</summary>
+    private static void WaitStopped(int pid)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            if (stat[(stat.LastIndexOf(')') + 2)..].StartsWith('T')) return;
+            Thread.Sleep(10);
+        }
+        Assert.Fail($"process {pid} did not stop");
     }
 
     [Fact]
