@@ -464,8 +464,9 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
         else
         {
             Assert.Contains(row.Expected, OneOffloadLine(err));
-            // Refused before touching it: the work folder is as the killed run (and the damage) left it.
-            Assert.Equal(before, Snapshot(work));
+            // Refused before touching it: the work folder is as the killed run (and the damage) left it — but for the
+            // lock file, which names whoever holds the lock last (its length follows the PID's digits).
+            Assert.Equal(WithoutLock(before), WithoutLock(Snapshot(work)));
             Assert.False(Directory.Exists(outDir));
         }
     }
@@ -529,6 +530,9 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
     private static string Snapshot(string dir) =>
         string.Join("\n", Directory.EnumerateFileSystemEntries(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
             .Select(p => File.Exists(p) ? $"{Path.GetRelativePath(dir, p)} {new FileInfo(p).Length}" : Path.GetRelativePath(dir, p) + "/"));
+
+    private static string WithoutLock(string snapshot) =>
+        string.Join("\n", snapshot.Split('\n').Where(l => !l.StartsWith(WorkFolderLock.FileName + " ", StringComparison.Ordinal)));
 
     private static void AssertSameFiles(string expected, string actual)
     {
