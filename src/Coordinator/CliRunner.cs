@@ -31,10 +31,19 @@ public static class CliRunner
         // 130 (128 + SIGINT). (Environment.Exit from the handler would wait for the handler itself.) Everything a run
         // writes goes through a temporary folder renamed at the end, and the layer-wise journal is durable per layer, so
         // stopping anywhere leaves no partial output in place.
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ =>
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
         {
+            var cleaned = RunInterruptCleanups();
             Console.Error.WriteLine("offload: interrupted");
             Console.Error.Flush();
+            if (cleaned && OperatingSystem.IsLinux())
+            {
+                // A temporary folder was just removed under a running writer: end now, by the signal (exit 130), before
+                // that writer's failure could race the runtime's own shutdown.
+                _ = SetSignal(SigInt, IntPtr.Zero);
+                _ = Kill(Environment.ProcessId, SigInt);
+                Thread.Sleep(Timeout.Infinite);
+            }
         });
         try
         {
@@ -44,6 +53,58 @@ public static class CliRunner
         catch (Exception ex)
         {
             return Report(ex);
+        }
+    }
+
+    private static readonly List<Action> s_interruptCleanups = [];
+
+    /// <summary>
+    /// Registers <paramref name="cleanup"/> to run when Ctrl+C ends the process (removing a temporary output folder:
+    /// no catch or finally runs then) until the returned handle is disposed.
+    /// </summary>
+    public static IDisposable OnInterrupt(Action cleanup)
+    {
+        lock (s_interruptCleanups) s_interruptCleanups.Add(cleanup);
+        return new Registration(cleanup);
+    }
+
+    private const int SigInt = 2;
+
+    [DllImport("libc", EntryPoint = "signal", SetLastError = true)]
+    private static extern IntPtr SetSignal(int signal, IntPtr handler);
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    /// <summary>Runs the registered cleanups; true when there were any.</summary>
+    private static bool RunInterruptCleanups()
+    {
+        Action[] all;
+        lock (s_interruptCleanups) all = [.. s_interruptCleanups];
+        foreach (var cleanup in all)
+        {
+            // The run's threads may still be writing into the folder being removed: a few tries.
+            for (var attempt = 0; attempt < 3; attempt++)
+            {
+                try
+                {
+                    cleanup();
+                    break;
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    Thread.Sleep(20);
+                }
+            }
+        }
+        return all.Length > 0;
+    }
+
+    private sealed class Registration(Action cleanup) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (s_interruptCleanups) s_interruptCleanups.Remove(cleanup);
         }
     }
 
@@ -62,11 +123,12 @@ public static class CliRunner
             case FileNotFoundException or DirectoryNotFoundException or FormatException or InvalidDataException:
                 Console.Error.WriteLine($"offload: {OneLine(ex.Message)}");
                 return UsageError;
-            case Job.LayerFailedException:
+            case Job.LayerFailedException or Job.JobRunFailedException:
                 Console.Error.WriteLine($"offload: {OneLine(ex.Message)}");
                 return RunFailure;
             default:
-                Console.Error.WriteLine($"offload: {ex.GetType().Name}: {OneLine(ex.Message)}");
+                // Never the .NET type name: what happened, where, and the fix (disk full: free space, then --resume).
+                Console.Error.WriteLine($"offload: {ErrorText.Describe(ex)}");
                 return RunFailure;
         }
     }

@@ -26,6 +26,25 @@ internal static class CliHarness
         }
     }
 
+    /// <summary>Runs <paramref name="action"/> with stderr captured (under the same console lock) → its result and stderr.</summary>
+    public static (int Code, string Err) Capture(Func<int> action)
+    {
+        lock (s_console)
+        {
+            var oldErr = Console.Error;
+            var e = new StringWriter();
+            Console.SetError(e);
+            try
+            {
+                return (action(), e.ToString());
+            }
+            finally
+            {
+                Console.SetError(oldErr);
+            }
+        }
+    }
+
     /// <summary>The non-empty lines of <paramref name="text"/>.</summary>
     public static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

@@ -56,7 +56,7 @@ public sealed class JobJournalTests
         var bytes = File.ReadAllBytes(acts);
         bytes[^1] ^= 0x40; // one bit of the last activation value
         File.WriteAllBytes(acts, bytes);
-        var ex = Assert.Throws<JobException>(() => LayerwiseEvalJob.Run(Options(dir, broken, resume: true), tokens));
+        var ex = Assert.Throws<JournalDamagedException>(() => LayerwiseEvalJob.Run(Options(dir, broken, resume: true), tokens));
         Assert.Contains(acts, ex.Message);
         Assert.Contains("damaged", ex.Message);
         Assert.DoesNotContain('\n', ex.Message);
@@ -97,6 +97,7 @@ public sealed class JobJournalTests
         var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!.AsObject();
         manifest["code"] = new string('0', 64);
         File.WriteAllText(manifestPath, manifest.ToJsonString());
+        WorkChecksum.Seal(manifestPath); // as another code version would have written it (an unsealed edit is damage)
         var code = Assert.Throws<JobException>(() => LayerwiseEvalJob.Run(Options(dir, outDir, resume: true), tokens));
         Assert.Contains("different code version", code.Message);
         Assert.DoesNotContain('\n', code.Message);

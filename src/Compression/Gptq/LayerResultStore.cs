@@ -51,12 +51,45 @@ public sealed class LayerResultStore(string directory)
                 tensors.Add(("kv_cache.v_scale", v));
             }
             meta["modules"] = string.Join(",", results.Select(r => r.Module));
+            File.Delete(ChecksumPathOf(layer)); // a redone layer: its old checksum must not vouch for the new file
             SafetensorsWriter.WriteFile(PathOf(layer), tensors, meta);
+            Seal(PathOf(layer));
         }
         finally
         {
             foreach (var (_, t) in tensors) t.Dispose();
         }
+    }
+
+    /// <summary>The sidecar holding the SHA-256 of <paramref name="layer"/>'s file (written after the file, so a file without one was cut short).</summary>
+    public string ChecksumPathOf(int layer) => PathOf(layer) + ".sha256";
+
+    /// <summary>Null when <paramref name="layer"/>'s file matches its recorded SHA-256 (or is absent), else what is wrong with it.</summary>
+    public string? Problem(int layer)
+    {
+        var path = PathOf(layer);
+        if (!File.Exists(path)) return null;
+        if (!File.Exists(ChecksumPathOf(layer))) return "without its checksum (the run stopped while writing it)";
+        return File.ReadAllText(ChecksumPathOf(layer)).Trim() == Sha256(path) ? null : "damaged (its SHA-256 is not the recorded one)";
+    }
+
+    private static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
+    }
+
+    // The checksum sidecar: a temporary name, fsync, rename (the data file is already durable).
+    private void Seal(string path)
+    {
+        var sidecar = path + ".sha256";
+        var temp = System.IO.Path.Combine(Directory, "." + System.IO.Path.GetFileName(sidecar) + ".tmp");
+        using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            fs.Write(System.Text.Encoding.ASCII.GetBytes(Sha256(path) + "\n"));
+            fs.Flush(flushToDisk: true);
+        }
+        File.Move(temp, sidecar, overwrite: true);
     }
 
     /// <summary>The saved KV-cache scales of <paramref name="layer"/>, or null when none were saved.</summary>

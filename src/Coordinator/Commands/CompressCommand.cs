@@ -77,6 +77,17 @@ public static class CompressCommand
             var compression = ReadRecipe(parse.GetValue(recipe), parse.GetValue(scheme), parse.GetValue(method)!, parse.GetValue(rotations), parse.GetValue(transformType)!);
             if (!File.Exists(Path.Combine(dir, LlamaConfig.FileName)))
                 throw new OffloadException($"{dir}: no config.json; pass --model with a Hugging Face model folder");
+            // Where the run writes, the model being unquantized, devices and budgets: refused before the data is read
+            // (and before the work folder exists).
+            var outDir = parse.GetValue(output)!;
+            var workDir = Path.GetFullPath(outDir).TrimEnd(Path.DirectorySeparatorChar) + ".offload-work";
+            OutputFolder.Check(outDir, "--out", workDir);
+            OutputFolder.RefuseCompressed(dir);
+            var deviceIds = DeviceList.Parse(parse.GetValue(devices)!);
+            var deviceBytes = ByteSize.Parse(parse.GetValue(deviceMemory)!, "--device-memory");
+            long? hostBytes = parse.GetValue(hostMemory) is { } hm ? ByteSize.Parse(hm, "--host-memory") : null;
+            double? bandwidthValue = parse.GetValue(bandwidth) is { } bw ? ByteSize.Parse(bw.Replace("/s", "", StringComparison.Ordinal), "--bandwidth") : null;
+            var cluster = parse.GetValue(clusterOption) is { } clusterPath ? Cluster.ClusterFile.Load(clusterPath) : null;
             var config = LlamaConfig.Load(Path.Combine(dir, LlamaConfig.FileName));
             var seq = parse.GetValue(seqLen);
             if (seq < 2 || seq > config.MaxPositionEmbeddings)
@@ -94,19 +105,19 @@ public static class CompressCommand
             var options = new CompressOptions
             {
                 ModelDir = dir,
-                OutDir = parse.GetValue(output)!,
+                OutDir = outDir,
                 Recipe = compression,
                 Calibration = calibration,
                 SeqLen = seq,
                 BatchRows = parse.GetValue(batch),
-                Devices = DeviceList.Parse(parse.GetValue(devices)!),
-                DeviceMemoryBytes = ByteSize.Parse(parse.GetValue(deviceMemory)!, "--device-memory"),
-                HostMemoryBytes = parse.GetValue(hostMemory) is { } hm ? ByteSize.Parse(hm, "--host-memory") : null,
+                Devices = deviceIds,
+                DeviceMemoryBytes = deviceBytes,
+                HostMemoryBytes = hostBytes,
                 PrefetchDepth = parse.GetValue(prefetch),
-                BandwidthBytesPerSecond = parse.GetValue(bandwidth) is { } bw ? ByteSize.Parse(bw.Replace("/s", "", StringComparison.Ordinal), "--bandwidth") : null,
+                BandwidthBytesPerSecond = bandwidthValue,
                 Resume = parse.GetValue(resume),
                 PropagateError = !parse.GetValue(noPropagate),
-                Cluster = parse.GetValue(clusterOption) is { } clusterPath ? Cluster.ClusterFile.Load(clusterPath) : null,
+                Cluster = cluster,
             };
             CompressReport report;
             using (ProgressOption.Start(parse, progress))

@@ -61,6 +61,8 @@ public static class EvalCommand
             }
             if (runtime.Requested(parse) || clusterRun.Requested(parse))
             {
+                // Where the journal goes is refused before the text is read (and before the folder exists).
+                if (parse.GetValue(runtime.Out) is { } journalOut) Job.OutputFolder.Check(journalOut);
                 if (CompressedCheckpoint.IsCompressed(dir))
                     throw new OffloadException($"{dir}: a compressed-tensors checkpoint is evaluated resident (dequantized); drop --devices/--device-memory/--out");
                 var cfg = Offload.Model.Config.LlamaConfig.Load(Path.Combine(dir, Offload.Model.Config.LlamaConfig.FileName));

@@ -47,6 +47,8 @@ public static class PlanCommand
         cmd.SetAction(parse =>
         {
             var dir = parse.GetValue(model)!;
+            // Planning a recipe's compression of a checkpoint that is compressed already is refused, as compress refuses it.
+            if (parse.GetValue(recipe) is not null) Job.OutputFolder.RefuseCompressed(dir);
             // Parse the preflight's options before reading anything: a bad option is a one-line usage error.
             ResidencyPlanRequest? request = null;
             if (parse.GetValue(deviceMemory) is { } memoryText)

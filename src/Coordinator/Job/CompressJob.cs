@@ -44,8 +44,12 @@ public static class CompressJob
         if (!Directory.Exists(o.ModelDir) || !File.Exists(Path.Combine(o.ModelDir, LlamaConfig.FileName)))
             throw new OffloadException($"{o.ModelDir}: model folder not found or without config.json; pass --model with a Hugging Face folder (config.json + safetensors)");
         var outFull = Path.GetFullPath(o.OutDir).TrimEnd(Path.DirectorySeparatorChar);
+        var work = o.WorkDir;
+        // Everything refusable is refused here, before the work folder exists: where the run writes, what it reads.
+        OutputFolder.Check(o.OutDir, "--out", work);
         if (Directory.Exists(outFull) && Directory.EnumerateFileSystemEntries(outFull).Any())
             throw new OffloadException($"{outFull}: output folder exists and is not empty; remove it or choose another --out");
+        OutputFolder.RefuseCompressed(o.ModelDir);
         if (recipe.NeedsCalibration && o.Calibration is null)
             throw new OffloadException("GPTQModifier, static input activations and kv_cache_scheme need calibration data; pass --dataset FILE --samples N");
         var config = LlamaConfig.Load(Path.Combine(o.ModelDir, LlamaConfig.FileName));
@@ -75,23 +79,82 @@ public static class CompressJob
                 throw new DeviceMemoryException(o.Devices[0], $"a decoder layer ({ByteSize.Format(largest)} of parameters)", largest, o.DeviceMemoryBytes);
         }
 
-        var work = o.WorkDir;
-        var identity = JobIdentity(o);
-        var jobFile = Path.Combine(work, JobFile);
-        if (Directory.Exists(work))
+        // One run per work folder: the lock is taken before anything in it is read or written (a second run on the
+        // same --out, with or without --resume, is refused naming the holder).
+        WorkFolderLock? held = null;
+        var created = false;
+        try
         {
-            if (!o.Resume)
-                throw new OffloadException($"{work}: the work folder of an earlier run exists; continue it with --resume, or delete it to start over");
-            if (!File.Exists(jobFile) || File.ReadAllText(jobFile) != identity)
-                throw new OffloadException($"{work}: the work folder belongs to another job (model, recipe, data or options differ); delete it or use another --out");
-            log?.WriteLine($"resuming {work}");
+            if (Directory.Exists(work))
+            {
+                var lockFile = Path.Combine(work, WorkFolderLock.FileName);
+                var hadLock = File.Exists(lockFile);
+                held = WorkFolderLock.Acquire(work);
+                if (!o.Resume)
+                {
+                    // Refused: the folder is left as it was (no lock file added to it).
+                    if (!hadLock) File.Delete(lockFile);
+                    throw new OffloadException($"{work}: the work folder of an earlier run exists; continue it with --resume, or delete it to start over");
+                }
+            }
+            var identity = JobIdentity(o);
+            var jobFile = Path.Combine(work, JobFile);
+            if (held is not null)
+            {
+                if (!File.Exists(jobFile))
+                    throw new OffloadException($"{jobFile}: missing, so the work folder cannot be checked against this job; delete {work} and run again");
+                if (File.ReadAllText(jobFile) != identity)
+                {
+                    if (WorkChecksum.Problem(jobFile) is { } problem)
+                        throw new OffloadException($"{jobFile}: {problem}; delete {work} and run again");
+                    throw new OffloadException($"{work}: the work folder belongs to another job (model, recipe, data or options differ); delete it or use another --out");
+                }
+                log?.WriteLine($"resuming {work}");
+                RemoveStaleTemporaries(work);
+            }
+            else
+            {
+                Directory.CreateDirectory(work);
+                created = true;
+                held = WorkFolderLock.Acquire(work);
+                DurableFile.WriteAllText(jobFile, identity);
+                WorkChecksum.Seal(jobFile);
+            }
+            // A killed run's temporary output folder ("<out>.tmp-…"): this run owns --out now (it holds the lock).
+            foreach (var debris in OutputFolder.RemoveDebris(outFull)) log?.WriteLine($"removed {debris}, left by an interrupted run");
+            return await RunStagesAsync(o, config, identity, outFull, wall, log).ConfigureAwait(false);
         }
-        else
+        catch when (created && IsUnstarted(work))
         {
-            Directory.CreateDirectory(work);
-            DurableFile.WriteAllText(jobFile, identity);
+            // Nothing done yet (only the job file): no work folder is left behind to --resume.
+            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+            throw;
         }
+        finally
+        {
+            held?.Dispose();
+        }
+    }
 
+    /// <summary>True when <paramref name="work"/> holds only the job file, its checksum and the lock.</summary>
+    private static bool IsUnstarted(string work) =>
+        Directory.Exists(work) && Directory.EnumerateFileSystemEntries(work).Select(Path.GetFileName)
+            .All(n => n is JobFile or JobFile + WorkChecksum.Suffix or WorkFolderLock.FileName || (n!.StartsWith('.') && n.EndsWith(".tmp", StringComparison.Ordinal)));
+
+    /// <summary>Temporary files a killed run left in the work folder (DurableFile's and the GPTQ store's ".name.tmp").</summary>
+    private static void RemoveStaleTemporaries(string work)
+    {
+        foreach (var dir in new[] { work, Path.Combine(work, "gptq"), Path.Combine(work, "calib", JobJournal.FolderName) })
+        {
+            if (!Directory.Exists(dir)) continue;
+            foreach (var f in Directory.EnumerateFiles(dir, ".*.tmp")) File.Delete(f);
+        }
+    }
+
+    private static async Task<CompressReport> RunStagesAsync(CompressOptions o, LlamaConfig config, string identity, string outFull, Stopwatch wall, TextWriter? log)
+    {
+        var recipe = o.Recipe;
+        var work = o.WorkDir;
         // 1. rotation
         var sourceDir = o.ModelDir;
         SpinQuantPlan? spin = null;
@@ -100,6 +163,14 @@ public static class CompressJob
         {
             var rotatedDir = Path.Combine(work, "rotated");
             var sw = Stopwatch.StartNew();
+            if (Directory.Exists(rotatedDir) && WorkChecksum.FolderProblem(rotatedDir) is { } problem)
+            {
+                // Damaged, or cut short between its rename and its checksums: redo it, and what was computed from it.
+                log?.WriteLine($"{problem}: the rotation is redone");
+                foreach (var stale in new[] { rotatedDir, Path.Combine(work, "calib"), Path.Combine(work, "gptq") })
+                    if (Directory.Exists(stale)) Directory.Delete(stale, recursive: true);
+                File.Delete(rotatedDir + WorkChecksum.Suffix);
+            }
             if (Directory.Exists(rotatedDir))
             {
                 spin = SpinQuantPlan.Create(rotation, config);
@@ -108,6 +179,7 @@ public static class CompressJob
             else
             {
                 spin = await RotationStage.RunAsync(o.ModelDir, rotatedDir, rotation, o.Devices, o.DeviceMemoryBytes, log).ConfigureAwait(false);
+                WorkChecksum.SealFolder(rotatedDir);
                 JobKillSwitch.Reached("rotated");
             }
             rotationTime = sw.Elapsed;
@@ -126,6 +198,18 @@ public static class CompressJob
         if (recipe.NeedsCalibration)
         {
             var sw = Stopwatch.StartNew();
+            // A layer's GPTQ results that are damaged (or lack their checksum) cannot be redone alone: the journal keeps
+            // only the last committed layer's outputs. The calibration starts again (the rotation is kept).
+            if (Directory.Exists(gptqDir))
+            {
+                var store = new LayerResultStore(gptqDir);
+                var bad = Enumerable.Range(0, config.NumHiddenLayers).Select(l => (Layer: l, Problem: store.Problem(l))).FirstOrDefault(x => x.Problem is not null);
+                if (bad.Problem is not null)
+                {
+                    log?.WriteLine($"{store.PathOf(bad.Layer)}: {bad.Problem}: the calibration is redone from layer 0");
+                    RestartCalibration(work);
+                }
+            }
             var modifier = new GptqModifier(plan, recipe.Gptq, gptqDir, keepResults: false, recipe.Method);
             var options = new LayerwiseJobOptions
             {
@@ -160,7 +244,19 @@ public static class CompressJob
             else
             {
                 // Per-layer lines come from the progress display (the job's spans), not from the job's log.
-                var report = await LayerwiseEvalJob.RunAsync(options, o.Calibration!, [modifier]).ConfigureAwait(false);
+                LayerwiseEvalReport report;
+                try
+                {
+                    report = await LayerwiseEvalJob.RunAsync(options, o.Calibration!, [modifier]).ConfigureAwait(false);
+                }
+                catch (JournalDamagedException damaged) when (options.Resume)
+                {
+                    // A damaged journal (outputs, manifest or event record): the calibration is redone from layer 0.
+                    log?.WriteLine($"{damaged.Message.Split(';')[0]}: the calibration is redone from layer 0");
+                    RestartCalibration(work);
+                    modifier = new GptqModifier(plan, recipe.Gptq, gptqDir, keepResults: false, recipe.Method);
+                    report = await LayerwiseEvalJob.RunAsync(options with { Resume = false }, o.Calibration!, [modifier]).ConfigureAwait(false);
+                }
                 deviceStats = report.Devices;
                 firstLayer = report.FirstLayerRun;
                 foreach (var (k, v) in modifier.Timings) gptqTimings[k] = v;
@@ -189,6 +285,7 @@ public static class CompressJob
                 if (layer < 0) throw new OffloadException($"{module}: only decoder-layer linears can be quantized; add it to the recipe's ignore list");
                 if (layer != cachedLayer)
                 {
+                    JobKillSwitch.Reached(string.Create(CultureInfo.InvariantCulture, $"write:layer:{layer}"));
                     cached.Clear();
                     IReadOnlyList<LinearQuantization> results;
                     if (recipe.NeedsCalibration)
@@ -216,20 +313,33 @@ public static class CompressJob
                 KvCacheScales = plan.KvCacheScheme is null ? null
                     : layer => store.LoadKvCache(layer) ?? throw new OffloadException($"{store.PathOf(layer)}: the k/v scales of layer {layer} are missing; delete {work} and run again"),
             };
-            try
+            // Ctrl+C ends the process by the signal (no catch runs): the handler removes the writer's temporary folder.
+            using (CliRunner.OnInterrupt(() => OutputFolder.RemoveDebris(outFull)))
             {
-                files = CompressedTensorsWriter.Write(outFull, sourceDir, plan, name => checkpoint.Get(name), Quantized, writerOptions);
-            }
-            catch (NonFiniteOutputException e)
-            {
-                // Nothing was written (the writer removes its temporary folder): a failure of the run, exit code 1.
-                var layer = ModuleNames.LayerIndexOf(e.Tensor);
-                throw new LayerFailedException(layer >= 0 ? $"layer {layer}" : "output", "write", e);
+                try
+                {
+                    files = CompressedTensorsWriter.Write(outFull, sourceDir, plan, name => checkpoint.Get(name), Quantized, writerOptions);
+                }
+                catch (NonFiniteOutputException e)
+                {
+                    // Nothing was written (the writer removes its temporary folder): a failure of the run, exit code 1.
+                    var layer = ModuleNames.LayerIndexOf(e.Tensor);
+                    throw new LayerFailedException(layer >= 0 ? $"layer {layer}" : "output", "write", e);
+                }
             }
         }
         var writeTime = writeWatch.Elapsed;
         Directory.Delete(work, recursive: true);
         return new CompressReport(outFull, files, spin is not null, quantizedCount, firstLayer, deviceStats, gptqTimings, rotationTime, calibrationTime, writeTime, wall.Elapsed);
+    }
+
+    private static void RestartCalibration(string work)
+    {
+        // The event database's pooled connections still point at the file being removed: a new journal there would
+        // reuse them (the tables of the old file, the rows of none).
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var stale in new[] { Path.Combine(work, "calib"), Path.Combine(work, "gptq") })
+            if (Directory.Exists(stale)) Directory.Delete(stale, recursive: true);
     }
 
     /// <summary>

@@ -201,9 +201,20 @@ internal sealed class JobCoordinator : ReceivePersistentActor
         base.PostStop();
     }
 
+    // A failure during the run (exit 1): disk full is said as such, with the fix.
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr) =>
-        Fail(new JobException($"{_journal?.Dir ?? "journal"}: could not record the job's progress ({cause.Message.Split('\n')[0]}); free space or check the folder, then --resume"));
+        Fail(new JobRunFailedException(IsNoSpace(cause)
+            ? $"no space left on {_journal?.Dir ?? "the journal's disk"}: free space, then --resume"
+            : $"{_journal?.Dir ?? "journal"}: could not record the job's progress ({cause.Message.Split('\n')[0]}); free space or check the folder, then --resume"));
+
+    private static bool IsNoSpace(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if ((e is IOException io && ErrorText.IsNoSpace(io)) || e.Message.Contains("SQLITE_FULL", StringComparison.Ordinal) || e.Message.Contains("disk is full", StringComparison.OrdinalIgnoreCase))
+                return true;
+        return false;
+    }
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null) =>
-        Fail(new JobException($"{_journal?.Dir ?? "journal"}: the job's record could not be read ({reason.Message.Split('\n')[0]}); delete the output folder to start afresh"));
+        Fail(new JournalDamagedException($"{_journal?.Dir ?? "journal"}: the job's record could not be read ({reason.Message.Split('\n')[0]}); delete the output folder to start afresh"));
 }

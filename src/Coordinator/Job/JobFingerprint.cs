@@ -9,7 +9,7 @@ using Offload.Model.SafeTensors;
 namespace Offload.Coordinator.Job;
 
 /// <summary>
-/// What a journal belongs to, as three SHA-256 hex digests: the model (config.json and every tensor descriptor),
+/// What a journal belongs to, as three SHA-256 hex digests: the model (config.json, every tensor descriptor and the tensor bytes),
 /// the job (what it computes, its options and its input tokens) and the code (version and the identity of the
 /// assemblies that compute). The devices and budgets are not part of it: results do not depend on them.
 /// </summary>
@@ -20,13 +20,53 @@ public sealed record JobFingerprint(string Model, string Job, string Code)
         return new JobFingerprint(ModelHash(modelDir, checkpoint), JobHash(jobDescription, seqLen, batchRows, tokens), CodeHash());
     }
 
+    /// <summary>
+    /// config.json, every tensor descriptor and the bytes of every safetensors file (their content, not their sizes or
+    /// times: a model changed between a kill and --resume is another model). The files are hashed in 16 MiB chunks on
+    /// every core (a hash of the chunk hashes), once per process for a file whose length and time are unchanged.
+    /// </summary>
     public static string ModelHash(string modelDir, SafetensorsCheckpoint checkpoint)
     {
         using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         h.AppendData(File.ReadAllBytes(Path.Combine(modelDir, LlamaConfig.FileName)));
         foreach (var d in checkpoint.Tensors.OrderBy(t => t.Name, StringComparer.Ordinal))
             h.AppendData(Encoding.UTF8.GetBytes($"\n{d.Name}|{d.DType}|{string.Join(",", d.Shape)}"));
+        foreach (var path in checkpoint.Files.Select(f => Path.GetFullPath(f.Path)).Order(StringComparer.Ordinal))
+            h.AppendData(Encoding.UTF8.GetBytes($"\n{Path.GetFileName(path)}={ContentHash(path)}"));
         return Convert.ToHexStringLower(h.GetHashAndReset());
+    }
+
+    private const int ChunkBytes = 16 << 20;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string, long, DateTime), string> s_contentHashes = new();
+
+    /// <summary>SHA-256 over the SHA-256 of each 16 MiB chunk of <paramref name="path"/> (chunks hashed in parallel).</summary>
+    public static string ContentHash(string path)
+    {
+        var info = new FileInfo(path);
+        var key = (info.FullName, info.Length, info.LastWriteTimeUtc);
+        if (s_contentHashes.TryGetValue(key, out var known)) return known;
+        var chunks = (int)((info.Length + ChunkBytes - 1) / ChunkBytes);
+        var digests = new byte[Math.Max(chunks, 0) * 32];
+        using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess))
+        {
+            Parallel.For(0, chunks, () => new byte[ChunkBytes], (c, _, buffer) =>
+            {
+                var offset = (long)c * ChunkBytes;
+                var length = (int)Math.Min(ChunkBytes, info.Length - offset);
+                var read = 0;
+                while (read < length)
+                {
+                    var n = RandomAccess.Read(handle, buffer.AsSpan(read, length - read), offset + read);
+                    if (n <= 0) throw new IOException($"'{path}': the file ended early while hashing it");
+                    read += n;
+                }
+                SHA256.HashData(buffer.AsSpan(0, length), digests.AsSpan(c * 32, 32));
+                return buffer;
+            }, _ => { });
+        }
+        var hash = Convert.ToHexStringLower(SHA256.HashData(digests)) + string.Create(CultureInfo.InvariantCulture, $":{info.Length}");
+        s_contentHashes[key] = hash;
+        return hash;
     }
 
     public static string JobHash(string description, int seqLen, int batchRows, ReadOnlySpan<int> tokens)

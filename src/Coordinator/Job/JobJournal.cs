@@ -43,6 +43,12 @@ public sealed class JobJournal
         {
             if (!resume)
                 throw new JobException($"{dir}: a journal of an earlier job is there; pass --resume to continue it or choose another --out");
+            if (WorkChecksum.Problem(manifest) is { } problem)
+                throw new JournalDamagedException($"{manifest}: {problem}; delete {outDir} or choose another --out to start afresh");
+            // The event record (SQLite): a file that is not a database fails here at once, not after the recovery's timeout.
+            var events = Path.Combine(dir, LayerwiseEvalJob.EventsFile);
+            if (File.Exists(events) && new FileInfo(events).Length > 0 && !IsSqlite(events))
+                throw new JournalDamagedException($"{events}: damaged (not an SQLite database); delete {outDir} or choose another --out to start afresh");
             var json = ReadJson(manifest);
             var stored = new JobFingerprint(Str(json, "model", manifest), Str(json, "job", manifest), Str(json, "code", manifest));
             var diff = stored.FirstDifference(fingerprint);
@@ -64,6 +70,7 @@ public sealed class JobJournal
             ["batches"] = batches,
         };
         DurableFile.WriteAllText(manifest, m.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        WorkChecksum.Seal(manifest);
         return new JobJournal(dir, layers, batches);
     }
 
@@ -126,12 +133,12 @@ public sealed class JobJournal
     {
         var path = Path.Combine(Dir, name);
         if (!File.Exists(path))
-            throw new JobException($"{path}: the recorded outputs of the last committed layer are missing; delete {Path.GetDirectoryName(Dir)} to start afresh");
+            throw new JournalDamagedException($"{path}: the recorded outputs of the last committed layer are missing; delete {Path.GetDirectoryName(Dir)} to start afresh");
         using (var stream = File.OpenRead(path))
         {
             var actual = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
             if (actual != sha256)
-                throw new JobException($"{path}: damaged (its SHA-256 is not the recorded one); delete {Path.GetDirectoryName(Dir)} to start afresh");
+                throw new JournalDamagedException($"{path}: damaged (its SHA-256 is not the recorded one); delete {Path.GetDirectoryName(Dir)} to start afresh");
         }
         return Read(space, name);
     }
@@ -161,17 +168,24 @@ public sealed class JobJournal
         }
     }
 
+    private static bool IsSqlite(string path)
+    {
+        Span<byte> magic = stackalloc byte[16];
+        using var f = File.OpenRead(path);
+        return f.Read(magic) == 16 && magic.SequenceEqual("SQLite format 3\0"u8);
+    }
+
     private static string BatchName(int b) => string.Create(CultureInfo.InvariantCulture, $"batch.{b:D6}");
 
     private static JsonObject ReadJson(string path)
     {
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new JobException($"{path}: not a JSON object; delete the journal to start afresh");
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new JournalDamagedException($"{path}: not a JSON object; delete the journal to start afresh");
         }
         catch (JsonException ex)
         {
-            throw new JobException($"{path}: unreadable journal file ({ex.Message.Split('\n')[0]}); delete the journal to start afresh");
+            throw new JournalDamagedException($"{path}: unreadable journal file ({ex.Message.Split('\n')[0]}); delete the journal to start afresh");
         }
     }
 

@@ -11,6 +11,6 @@ public sealed class LayerFailedException(string layer, string phase, Exception i
     private static string Describe(Exception e)
     {
         while (e is AggregateException { InnerExceptions.Count: 1 } a) e = a.InnerExceptions[0];
-        return e is Protocol.OffloadException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+        return e is Protocol.OffloadException ? e.Message : ErrorText.Describe(e);
     }
 }

@@ -36,6 +36,7 @@ public static class LayerwiseEvalJob
     public static async Task<LayerwiseEvalReport> RunAsync(LayerwiseJobOptions options, int[] windows, IReadOnlyList<IJobListener>? listeners = null, TextWriter? log = null)
     {
         options.Validate();
+        if (options.OutDir is not null) OutputFolder.Check(options.OutDir);
         listeners ??= [];
         var seq = options.SeqLen;
         if (windows.Length == 0 || windows.Length % seq != 0)
@@ -58,6 +59,8 @@ public static class LayerwiseEvalJob
         jobSpan?.SetTag(OffloadTelemetry.AttrDevices, string.Join(",", options.Devices));
 
         var fingerprint = JobFingerprint.Compute(dir, checkpoint, options.JobDescription, seq, rowsPerBatch, windows);
+        // One job per journal: an OS lock held until the job ends (a second run on the same --out is refused, naming it).
+        using var held = options.OutDir is null ? null : WorkFolderLock.Acquire(Directory.CreateDirectory(Path.Combine(options.OutDir, JobJournal.FolderName)).FullName);
         var journal = options.OutDir is null ? null : JobJournal.Open(options.OutDir, fingerprint, config.NumHiddenLayers, batchCount, options.Resume);
         var pipeline = new LayerPipeline(options, windows, config, checkpoint, listeners, log);
 
