@@ -212,19 +212,9 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
         Assert.Equal(0, CliHarness.Run(Rtn(_models, baseline)).Code);
 
         var outDir = temp.Sub("out");
-        var psi = OffloadChild.StartInfo();
-        foreach (var a in Rtn(_models, outDir)) psi.ArgumentList.Add(a);
-        psi.Environment[JobKillSwitch.StopVariable] = "write:layer:1"; // frozen inside the write: lock held, temporary output folder there
-        using var child = Process.Start(psi)!;
+        using var child = StartStopped(Rtn(_models, outDir), "write:layer:1", "reaching the write"); // frozen inside the write: lock held, temporary output folder there
         try
         {
-            var stdout = child.StandardOutput.ReadToEndAsync();
-            string? line;
-            while ((line = child.StandardError.ReadLine()) is not null && !line.StartsWith("stopping at", StringComparison.Ordinal))
-            {
-            }
-            Assert.True(line is not null, "the child ended before reaching the write");
-            WaitStopped(child.Id);
             var work = outDir + ".offload-work";
             Assert.Single(Directory.GetDirectories(temp.Path, "out.tmp-*"));
 
@@ -249,7 +239,6 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
             Assert.Empty(Directory.GetDirectories(temp.Path, "out.tmp-*"));
             Assert.False(Directory.Exists(work));
             AssertSameFiles(baseline, outDir);
-            _ = stdout;
         }
         finally
         {
@@ -262,19 +251,9 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
     {
         using var temp = new TempDir();
         var outDir = temp.Sub("eval");
-        var psi = OffloadChild.StartInfo();
-        foreach (var a in Eval(_models, outDir)) psi.ArgumentList.Add(a);
-        psi.Environment[JobKillSwitch.StopVariable] = "layer:0:after";
-        using var child = Process.Start(psi)!;
+        using var child = StartStopped(Eval(_models, outDir), "layer:0:after", "layer 0");
         try
         {
-            var stdout = child.StandardOutput.ReadToEndAsync();
-            string? line;
-            while ((line = child.StandardError.ReadLine()) is not null && !line.StartsWith("stopping at", StringComparison.Ordinal))
-            {
-            }
-            Assert.True(line is not null, "the child ended before layer 0");
-            WaitStopped(child.Id);
             foreach (var resume in new[] { false, true })
             {
                 var (code, _, err) = CliHarness.Run(resume ? [.. Eval(_models, outDir), "--resume"] : Eval(_models, outDir));
@@ -284,7 +263,6 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
             }
             child.Kill();
             Assert.True(child.WaitForExit(TimeSpan.FromSeconds(30)));
-            _ = stdout;
         }
         finally
         {
@@ -306,22 +284,12 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
         var baseline = temp.Sub("baseline");
         Assert.Equal(0, CliHarness.Run(Rtn(_models, baseline)).Code);
         var outDir = temp.Sub("out");
-        var psi = OffloadChild.StartInfo();
-        foreach (var a in Rtn(_models, outDir)) psi.ArgumentList.Add(a);
-        psi.Environment[JobKillSwitch.StopVariable] = "write:layer:1";
-        using var child = Process.Start(psi)!;
+        using var child = StartStopped(Rtn(_models, outDir), "write:layer:1", "reaching the write");
         try
         {
-            var stdout = child.StandardOutput.ReadToEndAsync();
-            string? line;
-            while ((line = child.StandardError.ReadLine()) is not null && !line.StartsWith("stopping at", StringComparison.Ordinal))
-            {
-            }
-            Assert.True(line is not null, "the child ended before reaching the write");
             Assert.Single(Directory.GetDirectories(temp.Path, "out.tmp-*"));
-            // SIGINT stays pending while the process is stopped; SIGCONT delivers it in the middle of the write. (The
-            // child prints its line before it stops itself: wait until it is stopped, or SIGCONT could come first.)
-            WaitStopped(child.Id);
+            // SIGINT stays pending while the process is stopped; SIGCONT delivers it in the middle of the write
+            // (StartStopped waited until it is stopped, or SIGCONT could come first).
             Assert.Equal(0, Kill(child.Id, 2));
             Assert.Equal(0, Kill(child.Id, 18));
             var rest = child.StandardError.ReadToEndAsync();
@@ -329,7 +297,6 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
             Assert.Equal(CliRunner.Interrupted, child.ExitCode);
             Assert.Equal("offload: interrupted", OneOffloadLine(await rest.WaitAsync(TimeSpan.FromSeconds(10))));
             Assert.Empty(Directory.GetDirectories(temp.Path, "out.tmp-*"));
-            _ = stdout;
         }
         finally
         {
@@ -346,6 +313,35 @@ public sealed class HardeningWorkFolderTests : IClassFixture<HardeningWorkFolder
     }
 
     /// <summary>Waits until process <paramref name="pid"/> is stopped (state T in /proc/PID/stat).</summary>
+    /// <summary>
+    /// Starts offload with <paramref name="args"/> as a child that stops itself (SIGSTOP) at kill-switch point
+    /// <paramref name="stopAt"/>, and returns once it is stopped there (killed if it ends or fails to get there).
+    /// </summary>
+    private static Process StartStopped(IEnumerable<string> args, string stopAt, string what)
+    {
+        var psi = OffloadChild.StartInfo();
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment[JobKillSwitch.StopVariable] = stopAt;
+        var child = Process.Start(psi)!;
+        try
+        {
+            _ = child.StandardOutput.ReadToEndAsync(); // drained, so the child never blocks on a full pipe
+            string? line;
+            while ((line = child.StandardError.ReadLine()) is not null && !line.StartsWith("stopping at", StringComparison.Ordinal))
+            {
+            }
+            Assert.True(line is not null, $"the child ended before {what}");
+            WaitStopped(child.Id);
+            return child;
+        }
+        catch
+        {
+            if (!child.HasExited) child.Kill();
+            child.Dispose();
+            throw;
+        }
+    }
+
     private static void WaitStopped(int pid)
     {
         var sw = Stopwatch.StartNew();
