@@ -242,7 +242,81 @@ public sealed class CompressJobTests
         Assert.True(File.Exists(Path.Combine(outDir, "model.safetensors")));
     }
 
-    private static (int Rc, string Out, string Err) Offload(string model, string recipe, string outDir, bool resume, string? killAt, string? failAt = null)
+    [Fact]
+    public void Resume_after_sigkill_at_20_seeded_random_moments_writes_the_same_bytes_and_leaves_nothing_else()
+    {
+        // kill -9 at 20 seeded random moments, then --resume: the checkpoint must equal the uninterrupted one byte for
+        // byte, and beside it nothing may be left (no work folder, no temporary output folder). 16 seeds kill after a
+        // delay drawn from [0, 0.8 × the uninterrupted run's wall time) — anywhere in start-up, rotation, calibration or
+        // the write; 4 seeds kill inside the write stage, which is too short to be hit reliably by time: at a random
+        // layer's first tensor, or after the checkpoint's rename into --out but before the work folder's deletion.
+        using var temp = new TempDir();
+        var (model, config) = JobTestModels.Write(temp, JobTestModels.Small());
+        File.Copy(SharedData.File("tok512.bin"), Path.Combine(model, "tokenizer.bin"), overwrite: true);
+        var recipe = Path.Combine(temp.Path, "recipe.yaml");
+        File.WriteAllText(recipe, RotateGptqW4A16Channel);
+        var baseline = temp.Sub("baseline");
+        var watch = Stopwatch.StartNew();
+        var full = Offload(model, recipe, baseline, resume: false, killAt: null);
+        var wall = watch.Elapsed;
+        Assert.True(full.Rc == 0, full.Err);
+        var expected = Files(baseline);
+        var timed = 0;
+        var killedByTime = 0;
+        for (var seed = 0; seed < 20; seed++)
+        {
+            var parent = temp.Sub($"seed-{seed}");
+            Directory.CreateDirectory(parent);
+            var outDir = Path.Combine(parent, "out");
+            var rng = new Random(seed);
+            string where;
+            if (seed % 5 == 4)
+            {
+                var point = seed == 4 ? "written" : $"write:layer:{rng.Next(config.NumHiddenLayers)}";
+                where = $"kill at {point}";
+                var killed = Offload(model, recipe, outDir, resume: false, killAt: point);
+                Assert.True(killed.Rc == 137, $"seed {seed} ({where}): expected SIGKILL, got exit {killed.Rc}: {killed.Err}");
+            }
+            else
+            {
+                var delay = TimeSpan.FromSeconds(rng.NextDouble() * 0.8 * wall.TotalSeconds);
+                where = $"kill after {delay.TotalSeconds:F2} s";
+                timed++;
+                if (KilledAfter(model, recipe, outDir, delay)) killedByTime++;
+            }
+            // Killed after the work folder was deleted (the run was done, only exiting): nothing is left to resume.
+            var done = Directory.Exists(outDir) && !Directory.Exists(outDir + ".offload-work");
+            if (!done)
+            {
+                var resumed = Offload(model, recipe, outDir, resume: true, killAt: null);
+                Assert.True(resumed.Rc == 0, $"seed {seed} ({where}): {resumed.Err}");
+            }
+            var actual = Files(outDir);
+            Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+            foreach (var (name, bytes) in expected)
+                Assert.True(bytes.AsSpan().SequenceEqual(actual[name]), $"seed {seed} ({where}): {name} differs after resume");
+            Assert.Equal(["out"], Directory.GetFileSystemEntries(parent).Select(Path.GetFileName).ToArray());
+        }
+        // The delays are below the uninterrupted wall time, so most timed runs die before they finish; a loaded machine
+        // may slow the baseline more than a killed run, hence not all.
+        Assert.True(killedByTime >= timed / 2, $"only {killedByTime} of {timed} timed runs were killed before they finished");
+    }
+
+    // Starts compress and SIGKILLs it after delay; false when it had already finished.
+    private static bool KilledAfter(string model, string recipe, string outDir, TimeSpan delay)
+    {
+        var psi = CompressStartInfo(model, recipe, outDir, resume: false);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (p.WaitForExit(delay)) return false;
+        p.Kill(); // SIGKILL on Unix
+        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), "offload did not end after SIGKILL");
+        _ = (stdout, stderr);
+        return true;
+    }
+
+    private static ProcessStartInfo CompressStartInfo(string model, string recipe, string outDir, bool resume)
     {
         var psi = OffloadChild.StartInfo();
         foreach (var a in new[]
@@ -253,8 +327,14 @@ public sealed class CompressJobTests
         }) psi.ArgumentList.Add(a);
         if (resume) psi.ArgumentList.Add("--resume");
         psi.Environment.Remove(JobKillSwitch.Variable);
-        if (killAt is not null) psi.Environment[JobKillSwitch.Variable] = killAt;
         psi.Environment.Remove(JobKillSwitch.FailVariable);
+        return psi;
+    }
+
+    private static (int Rc, string Out, string Err) Offload(string model, string recipe, string outDir, bool resume, string? killAt, string? failAt = null)
+    {
+        var psi = CompressStartInfo(model, recipe, outDir, resume);
+        if (killAt is not null) psi.Environment[JobKillSwitch.Variable] = killAt;
         if (failAt is not null) psi.Environment[JobKillSwitch.FailVariable] = failAt;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();

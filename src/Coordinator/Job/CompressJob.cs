@@ -35,6 +35,9 @@ public static class CompressJob
 {
     public const string JobFile = "job.txt";
 
+    /// <summary>In the work folder once the write stage begins: its content is the --out the checkpoint goes to.</summary>
+    public const string WritingFile = "writing";
+
     public static CompressReport Run(CompressOptions o, TextWriter? log = null) => RunAsync(o, log).GetAwaiter().GetResult();
 
     public static async Task<CompressReport> RunAsync(CompressOptions o, TextWriter? log = null)
@@ -48,7 +51,13 @@ public static class CompressJob
         // Everything refusable is refused here, before the work folder exists: where the run writes, what it reads.
         OutputFolder.Check(o.OutDir, "--out", work);
         if (Directory.Exists(outFull) && Directory.EnumerateFileSystemEntries(outFull).Any())
+        {
+            // Killed after the checkpoint was renamed into place but before the work folder was deleted: --resume has
+            // nothing left to do but that deletion (the rename is atomic, and --out was empty when the write began).
+            if (o.Resume && File.Exists(Path.Combine(work, WritingFile)))
+                return FinishWritten(o, outFull, work, wall, log);
             throw new OffloadException($"{outFull}: output folder exists and is not empty; remove it or choose another --out");
+        }
         OutputFolder.RefuseCompressed(o.ModelDir);
         if (recipe.NeedsCalibration && o.Calibration is null)
             throw new OffloadException("GPTQModifier, static input activations and kv_cache_scheme need calibration data; pass --dataset FILE --samples N");
@@ -136,10 +145,35 @@ public static class CompressJob
         }
     }
 
-    /// <summary>True when <paramref name="work"/> holds only the job file, its checksum and the lock.</summary>
+    /// <summary>
+    /// True when <paramref name="work"/> holds only the job file, its checksum, the lock and the write stage's marker
+    /// (a run with nothing to resume before its write, such as RTN, that failed inside the write).
+    /// </summary>
     private static bool IsUnstarted(string work) =>
         Directory.Exists(work) && Directory.EnumerateFileSystemEntries(work).Select(Path.GetFileName)
-            .All(n => n is JobFile or JobFile + WorkChecksum.Suffix or WorkFolderLock.FileName || (n!.StartsWith('.') && n.EndsWith(".tmp", StringComparison.Ordinal)));
+            .All(n => n is JobFile or JobFile + WorkChecksum.Suffix or WorkFolderLock.FileName or WritingFile || (n!.StartsWith('.') && n.EndsWith(".tmp", StringComparison.Ordinal)));
+
+    /// <summary>
+    /// --resume of a run killed between the checkpoint's rename into --out and the work folder's deletion: the work
+    /// folder (this job's, not held by another run) goes, and the report describes the checkpoint already in place.
+    /// </summary>
+    private static CompressReport FinishWritten(CompressOptions o, string outFull, string work, Stopwatch wall, TextWriter? log)
+    {
+        using (WorkFolderLock.Acquire(work))
+        {
+            var jobFile = Path.Combine(work, JobFile);
+            if (!File.Exists(jobFile) || File.ReadAllText(jobFile) != JobIdentity(o))
+                throw new OffloadException($"{work}: the work folder belongs to another job (model, recipe, data or options differ); delete it or use another --out");
+        }
+        Directory.Delete(work, recursive: true);
+        log?.WriteLine($"{outFull}: the interrupted run had written the checkpoint; removed its work folder");
+        var files = Directory.EnumerateFileSystemEntries(outFull).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        int quantized;
+        using (var written = SafetensorsCheckpoint.Open(outFull))
+            quantized = written.Names.Count(n => n.EndsWith(".weight_scale", StringComparison.Ordinal));
+        return new CompressReport(outFull, files!, o.Recipe.Rotation is not null, quantized, 0, [], new Dictionary<int, LayerTimings>(),
+            TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, wall.Elapsed);
+    }
 
     /// <summary>Temporary files a killed run left in the work folder (DurableFile's and the GPTQ store's ".name.tmp").</summary>
     private static void RemoveStaleTemporaries(string work)
@@ -313,6 +347,8 @@ public static class CompressJob
                 KvCacheScales = plan.KvCacheScheme is null ? null
                     : layer => store.LoadKvCache(layer) ?? throw new OffloadException($"{store.PathOf(layer)}: the k/v scales of layer {layer} are missing; delete {work} and run again"),
             };
+            // From here a kill may leave the complete checkpoint at --out beside this work folder (see FinishWritten).
+            DurableFile.WriteAllText(Path.Combine(work, WritingFile), outFull);
             // Ctrl+C ends the process by the signal (no catch runs): the handler removes the writer's temporary folder.
             using (CliRunner.OnInterrupt(() => OutputFolder.RemoveDebris(outFull)))
             {
@@ -329,6 +365,7 @@ public static class CompressJob
             }
         }
         var writeTime = writeWatch.Elapsed;
+        JobKillSwitch.Reached("written");
         Directory.Delete(work, recursive: true);
         return new CompressReport(outFull, files, spin is not null, quantizedCount, firstLayer, deviceStats, gptqTimings, rotationTime, calibrationTime, writeTime, wall.Elapsed);
     }
