@@ -38,7 +38,7 @@ public static class DatasetReader
             if (info.Length == 0) throw new DatasetException($"{file}: empty file; pass a dataset with records (plain text, JSON lines or Parquet)");
             if (IsParquet(file))
             {
-                formats.Add("Parquet " + ReadParquetAsync(file, sink).GetAwaiter().GetResult());
+                formats.Add("Parquet " + ReadParquet(file, sink));
                 continue;
             }
             // Everything else claims to be text: strict UTF-8 without NUL bytes, then by its first character a JSON
@@ -209,6 +209,22 @@ public static class DatasetReader
 
     private static string Shorten(string s) => s.Length <= 40 ? s : s[..40] + "…";
 
+    // Whatever a damaged file makes the library throw (its schema decoded lazily, its disposal, …) is one line naming the file.
+    private static string ReadParquet(string file, Sink sink)
+    {
+        // A damaged footer or page header can make the library loop or allocate without bound: checked first.
+        if (ParquetStructure.Problem(file) is { } problem)
+            throw new DatasetException($"{file}: not a readable Parquet file ({problem}); re-download it or write it again (Hugging Face datasets, pyarrow)");
+        try
+        {
+            return ReadParquetAsync(file, sink).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is not OffloadException)
+        {
+            throw new DatasetException($"{file}: not a readable Parquet file (its metadata is {Damage(e)}); re-download it or write it again (Hugging Face datasets, pyarrow)");
+        }
+    }
+
     private static async Task<string> ReadParquetAsync(string file, Sink sink)
     {
         ParquetReader reader;
@@ -218,7 +234,8 @@ public static class DatasetReader
         }
         catch (Exception e) when (e is not OffloadException)
         {
-            throw new DatasetException($"{file}: not a readable Parquet file ({FirstLine(e.Message)}); pass a Parquet file as Hugging Face datasets writes them");
+            // The library's own words may name its .NET types: say what it means for the user instead.
+            throw new DatasetException($"{file}: not a readable Parquet file (its footer or schema is {Damage(e)}); re-download it or write it again (Hugging Face datasets, pyarrow)");
         }
         await using (reader.ConfigureAwait(false))
         {
@@ -247,7 +264,7 @@ public static class DatasetReader
                 }
                 catch (Exception e) when (e is not OffloadException)
                 {
-                    throw new DatasetException($"{file}: column \"input_ids\" could not be read ({FirstLine(e.Message)})");
+                    throw new DatasetException($"{file}: column \"input_ids\" could not be read (a data page or its metadata is {Damage(e)}); re-download the file or write it again");
                 }
                 return "input_ids";
             }
@@ -261,7 +278,7 @@ public static class DatasetReader
                 }
                 catch (Exception e) when (e is not OffloadException)
                 {
-                    throw new DatasetException($"{file}: column \"text\" could not be read ({FirstLine(e.Message)})");
+                    throw new DatasetException($"{file}: column \"text\" could not be read (a data page or its metadata is {Damage(e)}); re-download the file or write it again");
                 }
                 return "text";
             }
@@ -275,12 +292,24 @@ public static class DatasetReader
         for (var g = 0; g < reader.RowGroupCount; g++)
         {
             using var group = reader.OpenRowGroupReader(g);
+            // One value per row in a flat column (the value count is bounded by ParquetStructure; the row count is not).
+            var count = group.GetMetadata(field)?.MetaData?.NumValues ?? -1;
+            if (count != group.RowCount)
+                throw new DatasetException(string.Create(CultureInfo.InvariantCulture,
+                    $"{file}: not a readable Parquet file (row group {g} claims {group.RowCount} rows, its \"text\" column holds {count} values: damaged); re-download it or write it again"));
             var values = new string?[checked((int)group.RowCount)];
             await group.ReadAsync(field, values.AsMemory()).ConfigureAwait(false);
             foreach (var v in values)
             {
                 if (sink.Full) return;
                 if (v is null) throw new DatasetException(string.Create(CultureInfo.InvariantCulture, $"{file}: row {row} (from 0): \"text\" is null; drop the row or fill it"));
+                // The library decodes bytes that are not UTF-8 to U+FFFD without a word (its raw bytes are not offered
+                // for a string column): the mark is refused, as a text file that is not UTF-8 is.
+                if (v.Contains('\uFFFD', StringComparison.Ordinal))
+                    throw new DatasetException(string.Create(CultureInfo.InvariantCulture,
+                        $"{file}: row {row} (from 0): \"text\" holds U+FFFD, the mark of bytes that are not UTF-8 (a damaged file, or text decoded wrongly before it was written); fix or drop the row"));
+                if (v.Contains('\0', StringComparison.Ordinal))
+                    throw new DatasetException(string.Create(CultureInfo.InvariantCulture, $"{file}: row {row} (from 0): \"text\" holds a NUL character; this is binary data, not text"));
                 if (!string.IsNullOrWhiteSpace(v)) sink.AddText(v, string.Create(CultureInfo.InvariantCulture, $"{file}: row {row} (from 0)"));
                 row++;
             }
@@ -328,21 +357,53 @@ public static class DatasetReader
         if (row >= 0) sink.AddIds([.. current]);
     }
 
+    // In Parquet / Arrow words (int32, list of double, …), never a .NET type name.
     private static string Describe(Field f) => f switch
     {
-        ListField { Item: DataField d } => $"a list of {d.ClrType.Name}",
+        ListField { Item: DataField d } => $"a list of {TypeName(d)}",
+        ListField { Item: ListField } => "a list of lists",
         ListField => "a list of structures",
-        DataField { IsArray: true } d => $"a list of {d.ClrType.Name}",
-        DataField d when d.ClrType == typeof(ReadOnlyMemory<byte>) => "binary",
-        DataField d => d.ClrType.Name,
-        _ => f.SchemaType.ToString().ToLowerInvariant(),
+        DataField { IsArray: true } d => $"a list of {TypeName(d)}",
+        DataField d => TypeName(d),
+        MapField => "a map",
+        StructField => "a structure",
+        _ => "a nested column",
     };
 
-    private static string FirstLine(string message)
+    private static string TypeName(DataField d)
     {
-        var cut = message.IndexOfAny(['\r', '\n']);
-        return cut < 0 ? message : message[..cut];
+        var t = Nullable.GetUnderlyingType(d.ClrType) ?? d.ClrType;
+        return t switch
+        {
+            _ when t == typeof(bool) => "bool",
+            _ when t == typeof(sbyte) => "int8",
+            _ when t == typeof(byte) => "uint8",
+            _ when t == typeof(short) => "int16",
+            _ when t == typeof(ushort) => "uint16",
+            _ when t == typeof(int) => "int32",
+            _ when t == typeof(uint) => "uint32",
+            _ when t == typeof(long) => "int64",
+            _ when t == typeof(ulong) => "uint64",
+            _ when t == typeof(Half) => "float16",
+            _ when t == typeof(float) => "float",
+            _ when t == typeof(double) => "double",
+            _ when t == typeof(decimal) => "decimal",
+            _ when t == typeof(string) || t == typeof(ReadOnlyMemory<char>) => "string",
+            _ when t == typeof(byte[]) || t == typeof(ReadOnlyMemory<byte>) => "binary",
+            _ when t == typeof(DateTime) || t == typeof(DateTimeOffset) => "timestamp",
+            _ when t == typeof(DateOnly) => "date",
+            _ when t == typeof(TimeSpan) || t == typeof(TimeOnly) => "time",
+            _ when t == typeof(Guid) => "uuid",
+            _ => "a type other than a string or an integer",
+        };
     }
+
+    private static string Damage(Exception e) => e switch
+    {
+        EndOfStreamException => "truncated",
+        OutOfMemoryException or InsufficientExecutionStackException => "damaged (it claims sizes beyond any real file)",
+        _ => "damaged",
+    };
 
     /// <summary>The records read so far; creates the tokenizer on the first text.</summary>
     private sealed class Sink(Func<ITokenizer> tokenizerFactory, int vocabSize, long stopAfterTokens)

@@ -140,10 +140,10 @@ public sealed class DatasetReaderTests
         var dir = NewDir();
         var flat = Path.Combine(dir, "flat.parquet");
         ParquetFiles.WriteInts(flat, "input_ids", [1, 2, 3]);
-        Assert.StartsWith(flat + ": column \"input_ids\" is Int32, not a list of int32 or int64 token ids", Refused(() => Read(flat)));
+        Assert.StartsWith(flat + ": column \"input_ids\" is int32, not a list of int32 or int64 token ids", Refused(() => Read(flat)));
         var text = Path.Combine(dir, "text.parquet");
         ParquetFiles.WriteInts(text, "text", [1, 2, 3]);
-        Assert.StartsWith(text + ": column \"text\" is Int32, not a string", Refused(() => Read(text)));
+        Assert.StartsWith(text + ": column \"text\" is int32, not a string", Refused(() => Read(text)));
     }
 
     [Fact]
