@@ -76,6 +76,7 @@ public sealed partial class SafetensorsCheckpointWriter : IDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            if (ex is IOException io && SafetensorsText.IsDiskFull(io, Directory, 0)) throw SafetensorsText.DiskFull(Directory);
             throw new SafetensorsException($"{SafetensorsText.OneLine(Directory)}: cannot create the checkpoint folder ({SafetensorsText.FirstLine(ex.Message)})");
         }
     }
@@ -196,6 +197,7 @@ public sealed partial class SafetensorsCheckpointWriter : IDisposable
         }
         catch (IOException ex)
         {
+            if (SafetensorsText.IsDiskFull(ex, _spillPath!, bytes.Length)) throw SafetensorsText.DiskFull(Directory);
             throw new SafetensorsException($"{SafetensorsText.OneLine(_spillPath!)}: writing failed ({SafetensorsText.FirstLine(ex.Message)})");
         }
         _pendingWritten += bytes.Length;
@@ -258,6 +260,7 @@ public sealed partial class SafetensorsCheckpointWriter : IDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            if (ex is IOException io && SafetensorsText.IsDiskFull(io, Directory, 0)) throw SafetensorsText.DiskFull(Directory);
             throw new SafetensorsException($"{SafetensorsText.OneLine(Directory)}: cannot move the finished checkpoint into place ({SafetensorsText.FirstLine(ex.Message)})");
         }
         finally
@@ -303,6 +306,7 @@ public sealed partial class SafetensorsCheckpointWriter : IDisposable
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             SafetensorsStreamWriter.TryDelete(temp);
+            if (ex is IOException io && SafetensorsText.IsDiskFull(io, final, 0)) throw SafetensorsText.DiskFull(final);
             throw new SafetensorsException($"{SafetensorsText.OneLine(final)}: cannot write the index ({SafetensorsText.FirstLine(ex.Message)})");
         }
     }
@@ -361,6 +365,7 @@ public sealed partial class SafetensorsCheckpointWriter : IDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            if (ex is IOException io && SafetensorsText.IsDiskFull(io, Directory, 0)) throw SafetensorsText.DiskFull(Directory);
             throw new SafetensorsException($"{SafetensorsText.OneLine(Directory)}: cannot create a temporary file in the checkpoint folder ({SafetensorsText.FirstLine(ex.Message)})");
         }
         _spillTensors = [];

@@ -52,9 +52,11 @@ public sealed class SafetensorsStreamWriter : IDisposable
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             Abort();
+            if (ex is IOException io && SafetensorsText.IsDiskFull(io, tempPath, 8 + header.Length + total)) throw SafetensorsText.DiskFull(path);
             throw new SafetensorsException($"{SafetensorsText.OneLine(path)}: cannot create the file ({SafetensorsText.FirstLine(ex.Message)})");
         }
     }
+
 
     /// <summary>The final path (valid after <see cref="Commit"/>).</summary>
     public string Path { get; }
@@ -171,6 +173,7 @@ public sealed class SafetensorsStreamWriter : IDisposable
         catch (IOException ex)
         {
             Abort();
+            if (SafetensorsText.IsDiskFull(ex, TempPath, 0)) throw SafetensorsText.DiskFull(Path);
             throw new SafetensorsException($"{SafetensorsText.OneLine(Path)}: writing failed ({SafetensorsText.FirstLine(ex.Message)})");
         }
         _completed = true;
@@ -233,6 +236,7 @@ public sealed class SafetensorsStreamWriter : IDisposable
         catch (IOException ex)
         {
             Abort();
+            if (SafetensorsText.IsDiskFull(ex, TempPath, bytes.Length)) throw SafetensorsText.DiskFull(Path);
             throw new SafetensorsException($"{SafetensorsText.OneLine(Path)}: writing failed ({SafetensorsText.FirstLine(ex.Message)})");
         }
         _written += bytes.Length;

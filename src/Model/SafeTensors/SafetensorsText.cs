@@ -23,6 +23,32 @@ internal static class SafetensorsText
         return sb.ToString();
     }
 
+    /// <summary>
+    /// A full disk (or quota) is not bad input: it is reported as the system reports it — an <see cref="IOException"/>
+    /// with ENOSPC's error number and "No space left on device : 'path'" — so the CLI says "free space, then --resume"
+    /// (exit code 1). .NET reports a failed preallocation without the error number ("… because the disk was full"), so
+    /// the free space is asked too.
+    /// </summary>
+    public static bool IsDiskFull(IOException ex, string file, long needed)
+    {
+        if ((ex.HResult & 0xFFFF) is Enospc or Edquot) return true;
+        if (ex.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase) || ex.Message.Contains("disk was full", StringComparison.OrdinalIgnoreCase)) return true;
+        try
+        {
+            var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(file));
+            return dir is not null && new DriveInfo(dir).AvailableFreeSpace < needed;
+        }
+        catch (Exception probe) when (probe is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private const int Enospc = 28;
+    private const int Edquot = 122;
+
+    public static IOException DiskFull(string path) => new($"No space left on device : '{path}'", Enospc);
+
     /// <summary>The first line of an exception message (framework messages sometimes span lines).</summary>
     public static string FirstLine(string message)
     {
