@@ -130,11 +130,65 @@ public sealed class ClusterCompressTests(PostgresFixture postgres, Xunit.Abstrac
     }
 
 
+    [Fact]
+    public async Task The_same_recipe_submitted_twice_at_once_runs_as_two_jobs_with_their_own_ids_and_both_give_the_single_process_bytes()
+    {
+        var (model, _) = Prepare();
+        var recipe = Path.Combine(_root, "recipe.yaml");
+        File.WriteAllText(recipe, RecipeYaml);
+        string[] Compress(string outDir, string? cluster) =>
+        [
+            "compress", "--model", model, "--recipe", recipe, "--dataset", SharedData.File("tinystories_valid_head.txt"), "--samples", "12", "--seq-len", "64",
+            "--batch", "3", "--device-memory", "64MiB", "--out", outDir, "--progress", "none", .. (cluster is null ? Array.Empty<string>() : ["--cluster", cluster]),
+        ];
+        var single = ClusterRefusalTests.RunCli(Compress(Path.Combine(_root, "single"), null));
+        Assert.True(single.Rc == 0, single.Err);
+        var expected = Files(Path.Combine(_root, "single"));
+        var file = await WriteClusterFileAsync(Path.Combine(_root, "cluster"));
+        var nodes = await ClusterEndToEndTests.StartNodesAsync(file);
+        try
+        {
+            // One client alone, then two clients (two `offload compress` processes) submitting the same recipe, model
+            // and data to two other --out folders at once.
+            var first = ClusterRefusalTests.RunCli(Compress(Path.Combine(_root, "first"), file));
+            Assert.True(first.Rc == 0, first.Err);
+            AssertSameCheckpoint(expected, Path.Combine(_root, "first"));
+            var outs = new[] { Path.Combine(_root, "a"), Path.Combine(_root, "b") };
+            var runs = await Task.WhenAll(outs.Select(o => Task.Run(() => ClusterRefusalTests.RunCli(Compress(o, file)))));
+            foreach (var r in runs) Assert.True(r.Rc == 0, r.Err);
+            var ids = runs.Select(r => JobId(r.Err)).Append(JobId(first.Err)).ToArray();
+            Assert.Equal(3, ids.Distinct().Count());
+            foreach (var o in outs) AssertSameCheckpoint(expected, o);
+
+            // Once it finished, the same job again (its output removed first) runs again and gives the same bytes.
+            Directory.Delete(outs[0], recursive: true);
+            var again = ClusterRefusalTests.RunCli(Compress(outs[0], file));
+            Assert.True(again.Rc == 0, again.Err);
+            AssertSameCheckpoint(expected, outs[0]);
+            // The id follows from the job and its --out (so that --resume finds it); the registry ran it again (a new
+            // incarnation), it did not just answer with the earlier run.
+            Assert.Equal(ids[0], JobId(again.Err));
+            Assert.Equal(2, nodes.Sum(n => n.Lines.Count(x => x.Contains($"job {ids[0]} finished", StringComparison.Ordinal))));
+        }
+        finally
+        {
+            foreach (var n in nodes) n.Dispose();
+            foreach (var n in nodes) output.WriteLine($"--- {n.Id}:\n{n.Output}");
+        }
+    }
+
+    /// <summary>The job id a client's log names ("job job-… on cluster '…'").</summary>
+    private static string JobId(string log)
+    {
+        var line = log.Split('\n').First(l => l.StartsWith("job job-", StringComparison.Ordinal) && l.Contains(" on cluster ", StringComparison.Ordinal));
+        return line.Split(' ')[1];
+    }
+
     private void AssertSameCheckpoint(Dictionary<string, byte[]> expected, string outDir)
     {
         var actual = Files(outDir);
         Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
-        foreach (var (name, bytes) in expected) Assert.True(bytes.AsSpan().SequenceEqual(actual[name]), $"{name} differs from the single-process checkpoint");
+        foreach (var (name, bytes) in expected) Assert.True(bytes.AsSpan().SequenceEqual(actual[name]), $"{outDir}: {name} differs from the single-process checkpoint");
     }
 
     [Fact]

@@ -93,11 +93,11 @@ internal sealed class ClusterLayerPipeline : IJobPipeline
         _embedParams = new ShardParameters("embed", [(embedName, _checkpoint.Get(embedName))]);
         var rope = new RotaryEmbedding(_config);
         var tag = _spec.JobId + "-" + Guid.NewGuid().ToString("N")[..6];
-        _embed = system.ActorOf(LayerShard.Props(ShardSpec.Embedding(_config), _embedParams, _device, rope), "embed-" + tag);
+        _embed = system.ActorOf(LayerShard.Props(ShardSpec.Embedding(_config) with { Scope = _spec.JobId }, _embedParams, _device, rope), "embed-" + tag);
         if (!_spec.SkipHead)
         {
             _headParams = new ShardParameters("head", [(normName, _checkpoint.Get(normName)), (headName, _checkpoint.Get(headSource))]);
-            _head = system.ActorOf(LayerShard.Props(ShardSpec.Head(_config), _headParams, _device, rope), "head-" + tag);
+            _head = system.ActorOf(LayerShard.Props(ShardSpec.Head(_config) with { Scope = _spec.JobId }, _headParams, _device, rope), "head-" + tag);
         }
         var workspace = ForwardWorkspace.Head(_config, _checkpoint.Descriptor(headSource).DType, _spec.SeqLen);
         _workspaceLease = await _device.ReserveAsync("#workspace-" + tag, "forward", workspace).ConfigureAwait(false);

@@ -109,7 +109,9 @@ internal sealed class LayerWorkEntity : ReceiveActor
         var config = model.Config;
         var l = run.Layer;
         if (l < 0 || l >= config.NumHiddenLayers) throw new ArgumentOutOfRangeException(nameof(run), $"layer {l} is outside 0..{config.NumHiddenLayers - 1}");
-        var spec = ShardSpec.Decoder(config, l);
+        // Scoped by the job: two jobs on this node's devices at once must not share the layer's device blocks (the
+        // device would hand one job the other's copy, e.g. the weights it has just quantized).
+        var spec = ShardSpec.Decoder(config, l) with { Scope = run.Spec.JobId };
         var system = _host.Devices[0].System; // the replicas live in the devices' Akka.NET actor system
         var inputs = new List<Tensor>();
         var outputs = new List<Tensor>();
