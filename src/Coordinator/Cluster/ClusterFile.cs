@@ -46,6 +46,55 @@ public sealed record ClusterFile(string Path, string Name, IReadOnlyList<string>
     /// <summary>How long a submitting client waits to join the cluster before it reports it unreachable.</summary>
     public static readonly TimeSpan ClientJoinTimeout = TimeSpan.FromSeconds(8);
 
+    /// <summary>How long <see cref="CheckSeedsListen"/> waits for a seed's TCP connection before it counts the seed as not answering.</summary>
+    public static readonly TimeSpan SeedProbeTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// Refuses, within seconds and before any work, a cluster none of whose seed addresses accepts a TCP connection
+    /// (connection refused, no route, unknown host, or no answer within <see cref="SeedProbeTimeout"/>): one line naming
+    /// the file, every seed address and why, and the fix. When a seed accepts, the client joins as usual (Akka.NET then
+    /// checks that it is a node of this cluster, within <see cref="ClientJoinTimeout"/>).
+    /// </summary>
+    public void CheckSeedsListen()
+    {
+        var probes = Seeds.Select(ProbeAsync).ToArray();
+        var problems = Task.WhenAll(probes).GetAwaiter().GetResult();
+        if (problems.Any(p => p is null)) return;
+        throw new ClusterConfigurationException(
+            $"{Path}: no seed node answers at {string.Join(", ", Seeds.Zip(problems, (s, p) => $"{s} ({p})"))}; " +
+            $"start a seed node first (offload node --cluster {Path} --node ID), or fix cluster.seeds / the nodes' host and port");
+    }
+
+    /// <summary>null when something accepts a TCP connection at <paramref name="seed"/> (host:port); otherwise why not, in words.</summary>
+    private static async Task<string?> ProbeAsync(string seed)
+    {
+        var colon = seed.LastIndexOf(':');
+        var host = seed[..colon].Trim('[', ']');
+        var port = int.Parse(seed[(colon + 1)..], CultureInfo.InvariantCulture);
+        using var cts = new CancellationTokenSource(SeedProbeTimeout);
+        using var client = new System.Net.Sockets.TcpClient();
+        try
+        {
+            await client.ConnectAsync(host, port, cts.Token).ConfigureAwait(false);
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"no answer in {SeedProbeTimeout.TotalSeconds:0} s");
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            return e.SocketErrorCode switch
+            {
+                System.Net.Sockets.SocketError.ConnectionRefused => "connection refused",
+                System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.NoData or System.Net.Sockets.SocketError.TryAgain => "unknown host",
+                System.Net.Sockets.SocketError.HostUnreachable or System.Net.Sockets.SocketError.NetworkUnreachable => "unreachable",
+                System.Net.Sockets.SocketError.TimedOut => "timed out",
+                _ => e.SocketErrorCode.ToString().ToLowerInvariant(),
+            };
+        }
+    }
+
     /// <summary>journal.sqlite's default: {temp}/offload-{cluster name}-journal.db.</summary>
     public static string DefaultSqliteJournal(string clusterName) => System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"offload-{clusterName}-journal.db");
 

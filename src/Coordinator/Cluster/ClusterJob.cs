@@ -56,7 +56,9 @@ public static class ClusterJob
         }
         var outDir = Path.GetFullPath(options.OutDir);
         var layers = config.NumHiddenLayers;
-        // Join the cluster before anything is written: an unreachable cluster leaves no job folder behind.
+        // Join the cluster before anything is written: an unreachable cluster leaves no job folder behind. Nothing
+        // listening at any seed is reported at once, not after the join's timeout.
+        cluster.CheckSeedsListen();
         OffloadRuntime runtime;
         try
         {
@@ -67,6 +69,9 @@ public static class ClusterJob
             throw new ClusterConfigurationException($"{cluster.Path}: {ex.Message}");
         }
         await using var runtimeScope = runtime;
+        // One client per job folder, as without a cluster: the OS lock on OUT/journal, held while this client follows
+        // the job (a second `eval --cluster` on the same --out, with or without --resume, is refused naming this one).
+        using var held = WorkFolderLock.Acquire(Directory.CreateDirectory(Path.Combine(outDir, JobJournal.FolderName)).FullName);
         var journal = JobJournal.Open(outDir, fingerprint, layers, batchCount, options.Resume);
         var windowsPath = Path.Combine(journal.Dir, WindowsFile);
         var bytes = new byte[windows.Length * 4];

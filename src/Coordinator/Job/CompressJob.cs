@@ -69,6 +69,8 @@ public static class CompressJob
         ModelLoader.CheckFinite(o.ModelDir);
         if (recipe.Plan is { } toCheck) ValidatePlan(toCheck, config, o.ModelDir);
         if (recipe.Rotation is { } rotationToCheck) SpinQuantPlan.CheckSizes(rotationToCheck, config);
+        // A cluster with nothing listening at its seeds is refused now, not after the rotation (the calibration joins it).
+        if (o.Cluster is { } clusterToCheck && recipe.NeedsCalibration) clusterToCheck.CheckSeedsListen();
         // A budget too small for one layer (plus its forward workspace when calibrating) fails here, before the work
         // folder exists: the preflight replays the job's device requests (it throws what the run would throw).
         if (recipe.NeedsCalibration && o.Calibration is not null && o.Cluster is null)
